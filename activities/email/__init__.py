@@ -1,0 +1,44 @@
+"""E-mail reminders: render the step's template, deliver once through SendGrid or the outbox."""
+
+from pathlib import Path
+
+from temporalio import activity
+
+from activities.delivery import ChannelAdapter, deliver_once
+from activities.email.adapters import Email
+from activities.ledger import SentLedger
+from activities.rendering import build_context, template_environment
+from domain.delivery import Delivery, MessageRequest
+from dunning.settings import Creditor
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class EmailActivities:
+    def __init__(self, ledger: SentLedger, adapter: ChannelAdapter[Email], creditor: Creditor) -> None:
+        self._ledger = ledger
+        self._adapter = adapter
+        self._creditor = creditor
+        self._templates = template_environment(TEMPLATES)
+
+    def render(self, request: MessageRequest) -> Email:
+        context = build_context(request, self._creditor)
+        template = self._templates.get_template(f"{request.customer.language}/{request.step}.txt")
+        module = template.make_module({"m": context.values})
+        return Email(
+            message_id=request.message_id,
+            to_email=str(request.customer.email),
+            to_name=request.customer.name,
+            subject=str(module.subject).strip(),
+            text=str(module).strip() + "\n",
+            custom_args={
+                "workflow_id": request.workflow_id,
+                "step": request.step,
+                "message_id": request.message_id,
+            },
+            notes=context.notes,
+        )
+
+    @activity.defn(name="send_email")
+    def send_email(self, request: MessageRequest) -> Delivery:
+        return deliver_once(self._ledger, request, self.render, self._adapter)

@@ -1,0 +1,92 @@
+"""E-mail adapters: SendGrid v3 Mail Send (real) and the local outbox, one contract."""
+
+import html
+import socket
+import urllib.error
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import CustomArg, From, Mail, To
+
+from activities.delivery import InDoubtDeliveryError, PermanentDeliveryError, Receipt, TransientDeliveryError
+from activities.outbox import Outbox
+
+HTTP_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Email:
+    message_id: str
+    to_email: str
+    to_name: str
+    subject: str
+    text: str
+    # Tracking fields SendGrid keeps long-term and cannot erase: opaque ids only, never personal data.
+    custom_args: dict[str, str]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def html(self) -> str:
+        paragraphs = (p.strip() for p in self.text.split("\n\n"))
+        return "\n".join("<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs if p)
+
+
+class SendGridEmail:
+    name = "sendgrid"
+
+    def __init__(self, api_key: str, host: str, from_email: str, from_name: str) -> None:
+        self._api_key = api_key
+        self._host = host.rstrip("/")
+        self._from = From(from_email, from_name)
+
+    def send(self, message: Email) -> Receipt:
+        mail = Mail(
+            from_email=self._from,
+            to_emails=To(message.to_email, message.to_name),
+            subject=message.subject,
+            plain_text_content=message.text,
+            html_content=message.html,
+        )
+        for key, value in message.custom_args.items():
+            mail.add_custom_arg(CustomArg(key, value))
+        client = SendGridAPIClient(api_key=self._api_key, host=self._host)
+        # The library sets no timeout: without one a stuck connection would hold the activity slot.
+        client.client.timeout = HTTP_TIMEOUT_SECONDS
+        try:
+            response = client.send(mail)
+        except HTTPError as err:
+            status = err.status_code
+            body = err.body.decode("utf-8", "replace")[:500] if isinstance(err.body, bytes) else str(err.body)
+            if status == 429 or status >= 500:
+                raise TransientDeliveryError(f"SendGrid answered {status}: {body}") from err
+            raise PermanentDeliveryError(f"SendGrid refused the message ({status}): {body}") from err
+        except TimeoutError as err:
+            # The request may have been received and accepted: only the ledger can stop a resend.
+            raise InDoubtDeliveryError(f"SendGrid did not answer within {HTTP_TIMEOUT_SECONDS}s") from err
+        except urllib.error.URLError as err:
+            if isinstance(err.reason, (TimeoutError, socket.timeout)):
+                raise InDoubtDeliveryError(f"SendGrid did not answer: {err.reason}") from err
+            raise TransientDeliveryError(f"SendGrid unreachable: {err.reason}") from err
+        return Receipt(provider=self.name, provider_message_id=response.headers.get("X-Message-Id"))
+
+
+class OutboxEmail:
+    name = "outbox"
+
+    def __init__(self, root: Path) -> None:
+        self._outbox = Outbox(root, "email")
+
+    def send(self, message: Email) -> Receipt:
+        self._outbox.write(
+            message.message_id,
+            {
+                "message_id": message.message_id,
+                "to": message.to_email,
+                "subject": message.subject,
+                "custom_args": message.custom_args,
+            },
+            {"body.txt": message.text, "body.html": message.html},
+        )
+        return Receipt(provider=self.name, provider_message_id=message.message_id)

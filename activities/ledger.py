@@ -1,0 +1,113 @@
+"""The sent-ledger: the durable record that makes every reminder go out at most once.
+
+Providers have no idempotency key, so a retry after a lost 202 would send twice. Each message id is
+claimed here right before the provider call and marked sent right after it. A claim found still open
+by a later attempt means an earlier attempt died between the two (worker killed, timeout): the
+provider may have accepted the message, so it is never sent again and reported as unconfirmed for a
+person to check in the provider's log (custom arg `message_id`).
+
+SQLite is the single-host default. Several workers on several hosts need one shared ledger (same
+schema on PostgreSQL).
+"""
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sent_messages (
+    message_id TEXT PRIMARY KEY,
+    workflow_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'unconfirmed')),
+    provider TEXT,
+    provider_message_id TEXT,
+    claimed_at TEXT NOT NULL,
+    sent_at TEXT
+)
+"""
+
+
+class ClaimState(StrEnum):
+    CLAIMED = "claimed"  # go ahead and send
+    SENT = "sent"  # an earlier attempt sent it
+    IN_DOUBT = "in_doubt"  # an earlier attempt may have sent it
+
+
+@dataclass(frozen=True)
+class Claim:
+    state: ClaimState
+    provider: str | None = None
+    provider_message_id: str | None = None
+    sent_at: datetime | None = None
+
+
+class SentLedger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        # Activities run in a thread pool; one connection per thread, WAL for concurrent readers.
+        self._local = threading.local()
+        with self._transaction() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            self._local.db = db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def claim(self, message_id: str, workflow_id: str, step: str, channel: str) -> Claim:
+        now = datetime.now(UTC).isoformat()
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT state, provider, provider_message_id, sent_at FROM sent_messages WHERE message_id = ?",
+                (message_id,),
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO sent_messages (message_id, workflow_id, step, channel, state, claimed_at)"
+                    " VALUES (?, ?, ?, ?, 'sending', ?)",
+                    (message_id, workflow_id, step, channel, now),
+                )
+                return Claim(ClaimState.CLAIMED)
+            state, provider, provider_message_id, sent_at = row
+            if state == "sent":
+                return Claim(ClaimState.SENT, provider, provider_message_id, datetime.fromisoformat(sent_at))
+            db.execute("UPDATE sent_messages SET state = 'unconfirmed' WHERE message_id = ?", (message_id,))
+            return Claim(ClaimState.IN_DOUBT)
+
+    def mark_sent(self, message_id: str, provider: str, provider_message_id: str | None) -> datetime:
+        sent_at = datetime.now(UTC)
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE sent_messages SET state = 'sent', provider = ?, provider_message_id = ?, sent_at = ?"
+                " WHERE message_id = ?",
+                (provider, provider_message_id, sent_at.isoformat(), message_id),
+            )
+        return sent_at
+
+    def release(self, message_id: str) -> None:
+        """The provider certainly did not accept the message: a later attempt may send it."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM sent_messages WHERE message_id = ? AND state = 'sending'", (message_id,))
+
+    def count(self, state: str) -> int:
+        with self._transaction() as db:
+            (n,) = db.execute("SELECT count(*) FROM sent_messages WHERE state = ?", (state,)).fetchone()
+        return int(n)

@@ -1,0 +1,77 @@
+"""What the workflow asks a channel to deliver, and what comes back.
+
+The workflow decides *what* and *when*; the activity renders and sends. Everything a template needs is
+in the request, computed deterministically by the workflow, so a retried activity renders the same
+message.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from uuid import NAMESPACE_URL, uuid5
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.ladder import Channel
+from domain.models import Action, Customer
+
+
+class PaymentLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    received_on: date
+    amount: Decimal
+
+
+class MessageRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    workflow_id: str
+    step: str
+    channel: Channel
+    invoice_id: str
+    issued_on: date
+    due_on: date
+    amount: Decimal
+    credited: Decimal
+    paid: Decimal
+    balance: Decimal
+    currency: str
+    payment_reference: str | None
+    customer: Customer
+    as_of: date
+    days_overdue: int
+    payments: list[PaymentLine]
+    # Set for the formal notice: the date by which payment is demanded.
+    deadline: date | None = None
+
+
+class HandoverRequest(BaseModel):
+    """The litigation dossier (fr-late-payment-law.md §7): the case and its whole trail."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message: MessageRequest
+    actions: list[Action]
+
+
+class DeliveryStatus(StrEnum):
+    SENT = "sent"
+    UNCONFIRMED = "unconfirmed"
+
+
+class Delivery(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    status: DeliveryStatus
+    provider: str
+    provider_message_id: str | None
+    accepted_at: datetime | None
+    detail: str | None = None
+
+
+def message_id_for(workflow_id: str, step: str, occurrence: int = 0) -> str:
+    """Opaque, stable across retries, worker restarts and continue-as-new; no personal data."""
+    return uuid5(NAMESPACE_URL, f"dunning:{workflow_id}/{step}/{occurrence}").hex

@@ -1,0 +1,252 @@
+"""The public contract of an InvoiceDunning case: its input, its signals, its status and its result.
+
+Other systems (billing, bank reconciliation, the web UI's users) rely on these shapes exactly. Fields
+may be added, never renamed or removed. Unknown fields are ignored rather than refused so that a newer
+ingress can signal an older worker during a rolling deploy without the signal being dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from stdnum import iso11649
+
+from domain.money import Amount, Balance, Currency, PositiveAmount
+
+IdText = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]*$")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------- input
+
+
+class CustomerKind(StrEnum):
+    BUSINESS = "business"
+    CONSUMER = "consumer"
+
+
+class Segment(StrEnum):
+    STANDARD = "standard"
+    NEW = "new"
+    STRATEGIC = "strategic"
+    BAD_PAYER = "bad_payer"
+
+
+class PostalAddress(Model):
+    lines: list[str] = Field(min_length=1, max_length=4)
+    postcode: str = Field(min_length=2, max_length=12)
+    city: str = Field(min_length=1)
+    country: str = Field(default="FR", pattern=r"^[A-Z]{2}$")
+
+
+class Customer(Model):
+    customer_id: str = IdText
+    name: str = Field(min_length=1, max_length=200)
+    kind: CustomerKind
+    email: EmailStr
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")
+    segment: Segment = Segment.STANDARD
+    language: Literal["fr", "en"] = "fr"
+    postal_address: PostalAddress | None = None
+
+
+class InvoiceInput(Model):
+    invoice_id: str = IdText
+    amount: PositiveAmount
+    currency: Currency
+    issued_on: date
+    due_on: date
+    payment_reference: str | None = Field(default=None, description="ISO 11649 RF creditor reference")
+    customer: Customer
+
+    @field_validator("payment_reference")
+    @classmethod
+    def _valid_rf(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        compact = iso11649.compact(value)
+        if not iso11649.is_valid(compact):
+            raise ValueError(f"{value!r} is not a valid ISO 11649 (RF) creditor reference")
+        return str(compact)
+
+    @model_validator(mode="after")
+    def _due_after_issue(self) -> InvoiceInput:
+        if self.due_on < self.issued_on:
+            raise ValueError(f"due_on {self.due_on} is before issued_on {self.issued_on}")
+        return self
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id_for(self.invoice_id)
+
+
+def workflow_id_for(invoice_id: str) -> str:
+    return f"invoice-{invoice_id}"
+
+
+# ------------------------------------------------------------------------------------------- signals
+
+
+class Signal(Model):
+    # Billing and bank events carry their own id; a repeated id changes nothing.
+    event_id: str | None = Field(default=None, max_length=200)
+
+
+class PaymentReceived(Signal):
+    payment_id: str = Field(min_length=1, max_length=200)
+    amount: PositiveAmount
+    received_on: date
+    reference: str | None = None
+
+
+class PaymentReversed(Signal):
+    payment_id: str = Field(min_length=1, max_length=200)
+    reason: str | None = None
+
+
+class DisputeOpened(Signal):
+    reason: str = Field(min_length=1)
+
+
+class DisputeResolved(Signal):
+    outcome: Literal["rejected", "credit_note"]
+    credited_amount: PositiveAmount | None = None
+
+    @model_validator(mode="after")
+    def _credit_needs_amount(self) -> DisputeResolved:
+        if self.outcome == "credit_note" and self.credited_amount is None:
+            raise ValueError("credited_amount is required when outcome is 'credit_note'")
+        if self.outcome == "rejected" and self.credited_amount is not None:
+            raise ValueError("credited_amount must be empty when outcome is 'rejected'")
+        return self
+
+
+class Installment(Model):
+    due_on: date
+    amount: PositiveAmount
+
+
+class InstallmentPlanAgreed(Signal):
+    installments: list[Installment] = Field(min_length=1, max_length=60)
+
+    @field_validator("installments")
+    @classmethod
+    def _increasing_dates(cls, value: list[Installment]) -> list[Installment]:
+        dates = [i.due_on for i in value]
+        if dates != sorted(set(dates)):
+            raise ValueError("installments must have distinct due_on dates in increasing order")
+        return value
+
+
+class PromiseToPay(Signal):
+    promised_on: date
+    amount: PositiveAmount | None = None
+
+
+class CallOutcome(StrEnum):
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    INVOICE_NOT_RECEIVED = "invoice_not_received"
+    PROMISED = "promised"
+    DISPUTED = "disputed"
+
+
+class CallLogged(Signal):
+    step: str = Field(min_length=1)
+    outcome: CallOutcome
+    note: str | None = None
+
+
+class InvoiceUpdated(Signal):
+    amount: PositiveAmount | None = None
+    due_on: date | None = None
+
+    @model_validator(mode="after")
+    def _something_changes(self) -> InvoiceUpdated:
+        if self.amount is None and self.due_on is None:
+            raise ValueError("invoice_updated needs amount or due_on")
+        return self
+
+
+class InvoiceCancelled(Signal):
+    reason: str = Field(min_length=1)
+
+
+# ------------------------------------------------------------------------------------ status, result
+
+
+class Stage(StrEnum):
+    SCHEDULED = "scheduled"
+    PREVENTIVE = "preventive"
+    LEVEL_1 = "level_1"
+    LEVEL_2 = "level_2"
+    LEVEL_3 = "level_3"
+    FORMAL_NOTICE = "formal_notice"
+    DISPUTED = "disputed"
+    PROMISED = "promised"
+    INSTALLMENT_PLAN = "installment_plan"
+    SETTLED = "settled"
+    CANCELLED = "cancelled"
+    LITIGATION = "litigation"
+
+
+class Outcome(StrEnum):
+    SETTLED = "settled"
+    CANCELLED = "cancelled"
+    LITIGATION = "litigation"
+
+
+class ActionStatus(StrEnum):
+    SENT = "sent"
+    # The provider may have accepted it but the worker died before recording so: never re-sent,
+    # flagged for a person to check against the provider's activity log.
+    UNCONFIRMED = "unconfirmed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    OPEN = "open"  # a call task waiting for a person
+    DONE = "done"
+    RECORDED = "recorded"  # an event that changed the case (payment, dispute, ...)
+
+
+class Action(Model):
+    step: str
+    channel: str
+    at: datetime
+    status: ActionStatus
+    detail: str | None = None
+
+
+class NextAction(Model):
+    step: str
+    at: datetime
+
+
+class CaseStatus(Model):
+    invoice_id: str
+    customer_id: str
+    stage: Stage
+    amount: Decimal
+    currency: str
+    due_on: date
+    paid: Decimal
+    credited: Decimal
+    balance: Decimal
+    days_overdue: int
+    next_action: NextAction | None
+    open_calls: list[str]
+    actions: list[Action]
+    outcome: Outcome | None = None
+
+
+class DunningResult(Model):
+    outcome: Outcome
+    balance: Balance
+    closed_on: date
+    overpayment: Amount = Decimal("0.00")

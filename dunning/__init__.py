@@ -1,0 +1,1 @@
+"""Temporal plumbing shared by the worker, the ingress and the tests: settings, client, visibility."""

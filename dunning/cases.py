@@ -1,0 +1,59 @@
+"""Starting and reaching cases: the one place that knows the workflow id, policies and summaries."""
+
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+
+from domain.calendar import start_of_day_utc
+from domain.models import DunningResult, InvoiceInput, Stage, workflow_id_for
+from dunning import search_attributes as sa
+
+
+def summary(invoice: InvoiceInput) -> str:
+    """The UI's one-line title: ids and amounts only, since summaries are not always encrypted."""
+    return (
+        f"{invoice.invoice_id} · {invoice.customer.customer_id} · {invoice.amount} {invoice.currency}"
+        f" due {invoice.due_on}"
+    )
+
+
+async def start_case(
+    client: Client, invoice: InvoiceInput, task_queue: str, **start_signal: Any
+) -> WorkflowHandle[Any, DunningResult]:
+    """Start the case, or return the running one: a repeated `invoice.created` changes nothing.
+
+    A closed case is never restarted under the same invoice id (REJECT_DUPLICATE): a settled or
+    cancelled invoice coming back is a billing error to look at, not a new dunning run.
+    """
+    return await client.start_workflow(
+        "InvoiceDunning",
+        invoice,
+        id=workflow_id_for(invoice.invoice_id),
+        task_queue=task_queue,
+        result_type=DunningResult,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        static_summary=summary(invoice),
+        static_details=(
+            f"**Invoice** {invoice.invoice_id} issued {invoice.issued_on}, due {invoice.due_on}  \n"
+            f"**Amount** {invoice.amount} {invoice.currency}  \n"
+            f"**Customer** {invoice.customer.customer_id} ({invoice.customer.kind.value},"
+            f" {invoice.customer.segment.value})"
+        ),
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.STAGE, Stage.SCHEDULED.value),
+                SearchAttributePair(sa.CUSTOMER_ID, invoice.customer.customer_id),
+                SearchAttributePair(sa.SEGMENT, invoice.customer.segment.value),
+                SearchAttributePair(sa.AMOUNT_DUE, float(invoice.amount)),
+                SearchAttributePair(sa.DUE_DATE, start_of_day_utc(invoice.due_on)),
+            ]
+        ),
+        **start_signal,
+    )

@@ -1,0 +1,113 @@
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.outbox import Outbox
+from domain.calendar import paris_date
+from domain.models import DunningResult, InvoiceInput
+from dunning import search_attributes
+from dunning.binaries import venv_binary
+from dunning.cases import start_case
+from dunning.client import DATA_CONVERTER
+from dunning.settings import ChannelSettings
+from tests.fake_sendgrid import FakeSendGrid
+from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
+
+# urllib honours proxy variables; the fake provider is on loopback.
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=DATA_CONVERTER
+    )
+    # The test server knows no custom attribute; an upsert of an unknown one hangs the workflow.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(namespace=env.client.namespace, search_attributes=search_attributes.indexed_types())
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def sendgrid() -> Iterator[FakeSendGrid]:
+    fake = FakeSendGrid()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    client: Client
+    task_queue: str
+    sendgrid: FakeSendGrid
+    settings: ChannelSettings
+
+    @asynccontextmanager
+    async def worker(self) -> AsyncIterator[Worker]:
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
+            worker = build_worker(self.client, self.task_queue, build_activities(self.settings), executor)
+            async with worker:
+                yield worker
+
+    async def today(self) -> date:
+        return paris_date(await self.env.get_current_time())
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def start(self, invoice: InvoiceInput) -> WorkflowHandle[Any, DunningResult]:
+        return await start_case(self.client, invoice, self.task_queue)
+
+    def outbox(self, channel: str) -> list[dict[str, Any]]:
+        return Outbox(self.settings.outbox_dir, channel).envelopes()
+
+
+@pytest.fixture
+def harness(env: WorkflowEnvironment, sendgrid: FakeSendGrid, tmp_path: Path) -> Harness:
+    settings = ChannelSettings(
+        sendgrid_api_key="SG.test-key",
+        sendgrid_api_host=sendgrid.url,
+        var_dir=tmp_path / "var",
+    )
+    return Harness(env, env.client, f"tq-{uuid.uuid4().hex[:8]}", sendgrid, settings)
+
+
+def make_invoice(due_on: date, **changes: Any) -> InvoiceInput:
+    customer: dict[str, Any] = {
+        "customer_id": "C-0017",
+        "name": "Boulangerie Martin SARL",
+        "kind": "business",
+        "email": "compta@martin.example",
+        "phone": "+33612345678",
+        "segment": "standard",
+        "language": "fr",
+        "postal_address": {"lines": ["12 rue Oberkampf"], "postcode": "75011", "city": "Paris", "country": "FR"},
+    }
+    customer.update(changes.pop("customer", {}))
+    data: dict[str, Any] = {
+        "invoice_id": f"F-{uuid.uuid4().hex[:10]}",
+        "amount": "1200.00",
+        "currency": "EUR",
+        "issued_on": (due_on - timedelta(days=30)).isoformat(),
+        "due_on": due_on.isoformat(),
+        "payment_reference": "RF69F20260042",
+        "customer": customer,
+    }
+    data.update(changes)
+    return InvoiceInput.model_validate(data)

@@ -1,0 +1,40 @@
+"""The whole ladder on the time-skipping server: every step at its date, then litigation."""
+
+from datetime import timedelta
+
+from domain.calendar import send_slot
+from domain.ladder import STANDARD
+from domain.models import ActionStatus, CaseStatus, Outcome
+from tests.conftest import Harness, make_invoice
+
+
+async def test_unpaid_invoice_walks_the_whole_ladder_to_litigation(harness: Harness) -> None:
+    due = await harness.today() + timedelta(days=30)
+    invoice = make_invoice(due)
+    async with harness.worker():
+        handle = await harness.start(invoice)
+        result = await handle.result()
+        status = await handle.query("status", result_type=CaseStatus)
+
+    assert result.outcome is Outcome.LITIGATION
+    assert result.balance == invoice.amount
+    steps = [a for a in status.actions if a.channel != "bank"]
+    assert [a.step for a in steps] == [s.name for s in STANDARD]
+    for action, step in zip(steps, STANDARD, strict=True):
+        expected = send_slot(due + timedelta(days=step.offset_days))
+        assert expected <= action.at < expected + timedelta(minutes=1), f"{step.name} ran at {action.at}"
+    statuses = {a.step: a.status for a in steps}
+    assert statuses["preventive_call"] is ActionStatus.OPEN
+    assert statuses["level2_sms"] is ActionStatus.SENT
+    assert statuses["formal_notice"] is ActionStatus.SENT
+    # Exactly one e-mail per e-mail step reached the provider, with opaque tracking fields.
+    assert harness.sendgrid.steps() == [s.name for s in STANDARD if s.channel == "email"]
+    for request in harness.sendgrid.requests:
+        assert set(request["custom_args"]) == {"workflow_id", "step", "message_id"}
+        assert request["custom_args"]["workflow_id"] == f"invoice-{invoice.invoice_id}"
+        assert request["authorization"] == "Bearer SG.test-key"
+    assert len(harness.outbox("sms")) == 1
+    assert len(harness.outbox("letters")) == 2
+    assert len(harness.outbox("litigation")) == 1
+    assert status.stage == "litigation"
+    assert status.open_calls == []

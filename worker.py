@@ -1,0 +1,84 @@
+"""Run the dunning worker: `python worker.py` (settings from the environment, see README)."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.email import EmailActivities
+from activities.email.adapters import OutboxEmail, SendGridEmail
+from activities.ledger import SentLedger
+from activities.letters import LetterActivities, OutboxLetters
+from activities.litigation import LitigationActivities, OutboxLitigation
+from activities.sms import OutboxSms, SmsActivities
+from dunning.client import connect
+from dunning.settings import ChannelSettings, TemporalSettings
+from workflows.invoice_dunning import InvoiceDunning
+
+# Activities are synchronous (the SendGrid client is urllib): they run in this pool, which must be at
+# least as large as the number of concurrent activities the worker accepts.
+MAX_CONCURRENT_ACTIVITIES = 20
+# pydantic's EmailStr imports these lazily, at the first validation inside a workflow: pass them
+# through so the sandbox does not re-import them for every run.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
+)
+
+
+def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
+    ledger = SentLedger(settings.ledger_path)
+    creditor = settings.creditor
+    email_adapter: SendGridEmail | OutboxEmail
+    if settings.sendgrid_api_key:
+        email_adapter = SendGridEmail(
+            settings.sendgrid_api_key, settings.sendgrid_api_host, settings.from_email, creditor.name
+        )
+    else:
+        email_adapter = OutboxEmail(settings.outbox_dir)
+    return [
+        EmailActivities(ledger, email_adapter, creditor).send_email,
+        SmsActivities(ledger, OutboxSms(settings.outbox_dir), creditor).send_sms,
+        LetterActivities(ledger, OutboxLetters(settings.outbox_dir), creditor).send_registered_letter,
+        LitigationActivities(ledger, OutboxLitigation(settings.outbox_dir), creditor).hand_over_to_litigation,
+    ]
+
+
+def build_worker(
+    client: Client, task_queue: str, activities: Sequence[Callable[..., Any]], executor: ThreadPoolExecutor
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[InvoiceDunning],
+        workflow_runner=SANDBOX,
+        activities=activities,
+        activity_executor=executor,
+        max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    temporal = TemporalSettings()
+    client = await connect(temporal)
+    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
+        worker = build_worker(client, temporal.task_queue, build_activities(ChannelSettings()), executor)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with worker:
+            logging.info(
+                "worker polling %s on %s/%s", temporal.task_queue, temporal.address, temporal.namespace
+            )
+            await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
