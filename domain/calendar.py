@@ -17,7 +17,7 @@ SEND_HOUR = time(9, 0)
 SEND_WINDOW_END = time(18, 0)
 
 # Metropolitan public holidays; Alsace-Moselle's two extra days are not national and are ignored.
-_YEARS = range(2020, 2046)
+_YEARS = range(2020, 2101)
 FR_HOLIDAYS: frozenset[date] = frozenset(holidays.country_holidays("FR", years=_YEARS))
 
 

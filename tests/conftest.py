@@ -111,3 +111,38 @@ def make_invoice(due_on: date, **changes: Any) -> InvoiceInput:
     }
     data.update(changes)
     return InvoiceInput.model_validate(data)
+
+
+async def advance_to(harness: Harness, instant: datetime) -> None:
+    """Skip the test server's clock to `instant` (no-op if already past)."""
+    now = await harness.now()
+    if instant > now:
+        await harness.env.sleep(instant - now)
+
+
+def at_step(due: date, offset_days: int, after: timedelta = timedelta(hours=1)) -> datetime:
+    """Shortly after the send slot of the step `offset_days` from `due`: with `clear_due_date`, an
+    instant after that step and before the next one."""
+    from domain.calendar import send_slot
+
+    return send_slot(due + timedelta(days=offset_days)) + after
+
+
+def clear_due_date(after: date) -> date:
+    """The first due date on or after `after` whose standard ladder has no two steps on one morning.
+
+    Weekends and holidays can push a step onto the next one's slot, which collapses them (tested on
+    its own); tests that count every step start from a date where that cannot happen.
+    """
+    from domain.calendar import send_slot
+    from domain.ladder import STANDARD
+
+    due = after
+    while len({send_slot(due + timedelta(days=s.offset_days)) for s in STANDARD}) < len(STANDARD):
+        due += timedelta(days=1)
+    return due
+
+
+def near(actual: datetime, expected: datetime) -> bool:
+    """A timer fires at its instant, the action is stamped when the workflow task completes."""
+    return expected <= actual < expected + timedelta(minutes=1)

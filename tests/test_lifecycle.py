@@ -5,11 +5,11 @@ from datetime import timedelta
 from domain.calendar import send_slot
 from domain.ladder import STANDARD
 from domain.models import ActionStatus, CaseStatus, Outcome
-from tests.conftest import Harness, make_invoice
+from tests.conftest import Harness, clear_due_date, make_invoice
 
 
 async def test_unpaid_invoice_walks_the_whole_ladder_to_litigation(harness: Harness) -> None:
-    due = await harness.today() + timedelta(days=30)
+    due = clear_due_date(await harness.today() + timedelta(days=30))
     invoice = make_invoice(due)
     async with harness.worker():
         handle = await harness.start(invoice)

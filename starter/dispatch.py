@@ -1,0 +1,145 @@
+"""Apply one billing event to its case: start it, or signal it, never losing an event.
+
+- `invoice.created` starts the case with `dunning.cases.start_case` (USE_EXISTING + REJECT_DUPLICATE),
+  records the invoice facts, then flushes the signals that arrived before it, in arrival order.
+- Any other event is signalled to `invoice-<invoice_id>` with the envelope's event_id in the signal,
+  which the workflow deduplicates on.
+- Case unknown (NOT_FOUND, and describe finds no run): the signal is kept in the pending store.
+  Signal-with-start is not possible since only `invoice.created` carries the workflow input.
+- Case closed (signal refused, describe finds a closed run; or `invoice.created` refused by
+  REJECT_DUPLICATE): kept in the closed store for a person and reported, never dropped.
+
+Within one process a lock per invoice serialises start and signals of that invoice. Across processes,
+a signal stored as pending while another process started the case is caught by re-checking the case
+after storing it and flushing if it now runs; a flush sent twice is harmless (event ids deduplicate).
+"""
+
+import asyncio
+from collections import defaultdict
+from enum import StrEnum
+from typing import Literal
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.models import InvoiceCancelled, InvoiceInput, InvoiceUpdated, Signal, workflow_id_for
+from dunning.cases import start_case
+from starter.events import Event, InvoiceCreated, SignalEvent
+from starter.store import IngressStore
+
+SIGNAL_MODELS: dict[str, type[Signal]] = {cls.signal_name: cls.signal_model for cls in SignalEvent.__subclasses__()}
+
+
+class Applied(StrEnum):
+    STARTED = "started"
+    SIGNALLED = "signalled"
+    DUPLICATE = "duplicate"
+    PENDING = "pending"
+    CLOSED = "closed"
+
+
+CaseState = Literal["missing", "running", "closed"]
+
+
+class Dispatcher:
+    def __init__(self, client: Client, store: IngressStore, task_queue: str) -> None:
+        self.client = client
+        self.store = store
+        self.task_queue = task_queue
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def apply(self, event: Event) -> Applied:
+        if self.store.was_applied(event.event_id):
+            return Applied.DUPLICATE
+        async with self._locks[event.invoice_id]:
+            if isinstance(event, InvoiceCreated):
+                outcome = await self.start(event.data.to_input(), event.event_id)
+            else:
+                outcome = await self.send(event.invoice_id, event.signal_name, event.signal())
+        self.store.mark_applied(event.event_id, outcome.value)
+        return outcome
+
+    async def start(self, invoice: InvoiceInput, event_id: str) -> Applied:
+        try:
+            await start_case(self.client, invoice, self.task_queue)
+        except WorkflowAlreadyStartedError:
+            self.store.add_closed(
+                event_id,
+                invoice.invoice_id,
+                "invoice.created",
+                invoice.model_dump_json(),
+                "the case of this invoice is closed and is never restarted: check the billing system",
+            )
+            return Applied.CLOSED
+        self.store.record_invoice(invoice)
+        await self.flush(invoice.invoice_id)
+        return Applied.STARTED
+
+    async def send(self, invoice_id: str, name: str, signal: Signal) -> Applied:
+        """Signal the case, or keep the signal (pending or closed store); never raises NOT_FOUND."""
+        if await self._try_signal(invoice_id, name, signal):
+            return Applied.SIGNALLED
+        state = await self.case_state(invoice_id)
+        if state == "running" and await self._try_signal(invoice_id, name, signal):
+            return Applied.SIGNALLED  # started between the refused signal and the check
+        if state != "missing":
+            self._keep_closed(invoice_id, name, signal)
+            return Applied.CLOSED
+        self.store.add_pending(_event_id(signal, name), invoice_id, name, signal.model_dump_json())
+        if await self.case_state(invoice_id) == "running":
+            await self.flush(invoice_id)  # another process started it meanwhile
+        return Applied.PENDING
+
+    async def flush(self, invoice_id: str) -> int:
+        """Deliver the pending signals of a case that now exists, in arrival order."""
+        delivered = 0
+        for pending in self.store.pending_for(invoice_id):
+            signal = SIGNAL_MODELS[pending.signal_name].model_validate_json(pending.body)
+            if not await self._try_signal(invoice_id, pending.signal_name, signal):
+                self._keep_closed(invoice_id, pending.signal_name, signal)
+            self.store.remove_pending(pending.seq)
+            delivered += 1
+        return delivered
+
+    async def case_state(self, invoice_id: str) -> CaseState:
+        try:
+            description = await self.client.get_workflow_handle(workflow_id_for(invoice_id)).describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return "missing"
+            raise
+        return "running" if description.status == WorkflowExecutionStatus.RUNNING else "closed"
+
+    async def _try_signal(self, invoice_id: str, name: str, signal: Signal) -> bool:
+        """True once delivered; False if the server has no running case of that id."""
+        try:
+            await self.client.get_workflow_handle(workflow_id_for(invoice_id)).signal(name, signal)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        self._after_delivery(invoice_id, signal)
+        return True
+
+    def _after_delivery(self, invoice_id: str, signal: Signal) -> None:
+        # The registry mirrors the facts bank matching reads; the workflow stays the source of truth.
+        if isinstance(signal, InvoiceUpdated):
+            changes = {key: str(value) for key, value in (("amount", signal.amount), ("due_on", signal.due_on)) if value}
+            self.store.update_invoice(invoice_id, changes)
+        elif isinstance(signal, InvoiceCancelled):
+            self.store.retire_invoice(invoice_id)
+
+    def _keep_closed(self, invoice_id: str, name: str, signal: Signal) -> None:
+        self.store.add_closed(
+            _event_id(signal, name),
+            invoice_id,
+            name,
+            signal.model_dump_json(),
+            "the case is closed and takes no more signals: handle by hand (refund, reopen in billing)",
+        )
+
+
+def _event_id(signal: Signal, name: str) -> str:
+    # Every ingress signal carries an event id; the fallback only keeps the stores' keys non-empty.
+    return signal.event_id or f"{name}:{signal.model_dump_json()}"

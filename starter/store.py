@@ -1,0 +1,182 @@
+"""Local SQLite state of the ingress (`$DUNNING_VAR_DIR/ingress.sqlite3`, default `var/`).
+
+- `pending`: signal events for an invoice whose case does not exist yet (a payment pushed before its
+  invoice). Flushed in arrival order right after the case starts; deleted one by one once delivered.
+- `closed`: events that reached a case already closed (settled, cancelled, litigation) or an
+  `invoice.created` for one. A closed run cannot take signals and is never restarted under the same id,
+  so these wait here for a person (`dunning events closed`); never dropped.
+- `invoice`: the invoice facts bank matching needs (customer name, RF reference, currency) from
+  `invoice.created`, kept current by `invoice.updated`. Balances are NOT kept here: they live in the
+  workflow and are queried at reconciliation time. An invoice is retired (no longer a matching
+  candidate) once cancelled or once its case is seen closed, so reconciliation does not query (and
+  replay) every closed case again each morning.
+- `applied`: event ids already applied, so a repeated event is reported as a duplicate without a round
+  trip. Only an optimisation and a count: the workflow deduplicates on the event id anyway, which is
+  what makes a crash between applying and recording harmless.
+"""
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from domain.models import InvoiceInput
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    invoice_id TEXT NOT NULL,
+    signal_name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_invoice ON pending (invoice_id, seq);
+CREATE TABLE IF NOT EXISTS closed (
+    event_id TEXT PRIMARY KEY,
+    invoice_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invoice (
+    invoice_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS applied (
+    event_id TEXT PRIMARY KEY,
+    outcome TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    seq: int
+    event_id: str
+    invoice_id: str
+    signal_name: str
+    body: str  # the signal model as JSON, event_id included
+
+
+@dataclass(frozen=True)
+class ClosedEvent:
+    event_id: str
+    invoice_id: str
+    name: str
+    body: str
+    reason: str
+    received_at: str
+
+
+class IngressStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # autocommit: every statement below is a self-contained change.
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA busy_timeout = 5000")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def in_dir(cls, var_dir: Path) -> "IngressStore":
+        return cls(var_dir / "ingress.sqlite3")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "IngressStore":
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------ applied events
+
+    def was_applied(self, event_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM applied WHERE event_id = ?", (event_id,)).fetchone() is not None
+
+    def mark_applied(self, event_id: str, outcome: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO applied VALUES (?, ?, ?)", (event_id, outcome, _now()))
+
+    # ------------------------------------------------------------------------------------ pending
+
+    def add_pending(self, event_id: str, invoice_id: str, signal_name: str, body: str) -> bool:
+        """Keep a signal for later; False if this event id is already waiting."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO pending (event_id, invoice_id, signal_name, body, received_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (event_id, invoice_id, signal_name, body, _now()),
+        )
+        return cursor.rowcount == 1
+
+    def pending_for(self, invoice_id: str) -> list[PendingEvent]:
+        rows = self._db.execute(
+            "SELECT seq, event_id, invoice_id, signal_name, body FROM pending WHERE invoice_id = ? ORDER BY seq",
+            (invoice_id,),
+        )
+        return [PendingEvent(*row) for row in rows]
+
+    def all_pending(self) -> list[PendingEvent]:
+        rows = self._db.execute("SELECT seq, event_id, invoice_id, signal_name, body FROM pending ORDER BY seq")
+        return [PendingEvent(*row) for row in rows]
+
+    def remove_pending(self, seq: int) -> None:
+        self._db.execute("DELETE FROM pending WHERE seq = ?", (seq,))
+
+    # ------------------------------------------------------------------------------------- closed
+
+    def add_closed(self, event_id: str, invoice_id: str, name: str, body: str, reason: str) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO closed VALUES (?, ?, ?, ?, ?, ?)", (event_id, invoice_id, name, body, reason, _now())
+        )
+
+    def closed_events(self) -> list[ClosedEvent]:
+        rows = self._db.execute(
+            "SELECT event_id, invoice_id, name, body, reason, received_at FROM closed ORDER BY received_at"
+        )
+        return [ClosedEvent(*row) for row in rows]
+
+    # ------------------------------------------------------------------------------- invoice facts
+
+    def record_invoice(self, invoice: InvoiceInput) -> None:
+        # A repeated invoice.created keeps the facts as updated since, like the running case does.
+        self._db.execute(
+            "INSERT OR IGNORE INTO invoice (invoice_id, body, updated_at) VALUES (?, ?, ?)",
+            (invoice.invoice_id, invoice.model_dump_json(), _now()),
+        )
+
+    def update_invoice(self, invoice_id: str, changes: dict[str, str]) -> None:
+        invoice = self.invoice(invoice_id)
+        if invoice is None:
+            return
+        body = json.loads(invoice.model_dump_json())
+        body.update(changes)
+        self._db.execute(
+            "UPDATE invoice SET body = ?, updated_at = ? WHERE invoice_id = ?",
+            (InvoiceInput.model_validate(body).model_dump_json(), _now(), invoice_id),
+        )
+
+    def retire_invoice(self, invoice_id: str) -> None:
+        self._db.execute("UPDATE invoice SET active = 0, updated_at = ? WHERE invoice_id = ?", (_now(), invoice_id))
+
+    def invoice(self, invoice_id: str) -> InvoiceInput | None:
+        row = self._db.execute("SELECT body FROM invoice WHERE invoice_id = ?", (invoice_id,)).fetchone()
+        return None if row is None else InvoiceInput.model_validate_json(row[0])
+
+    def active_invoices(self) -> list[InvoiceInput]:
+        """Invoices not retired: the candidates of bank matching, oldest recorded first."""
+        rows = self._db.execute("SELECT body FROM invoice WHERE active = 1 ORDER BY rowid")
+        return [InvoiceInput.model_validate_json(body) for (body,) in rows]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
