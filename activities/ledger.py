@@ -54,16 +54,20 @@ class SentLedger:
         self._path = path
         # Activities run in a thread pool; one connection per thread, WAL for concurrent readers.
         self._local = threading.local()
+        self._connection().execute("PRAGMA journal_mode=WAL")
         with self._transaction() as db:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
             self._local.db = db
+        return db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db

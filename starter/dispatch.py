@@ -15,11 +15,15 @@ after storing it and flushing if it now runs; a flush sent twice is harmless (ev
 """
 
 import asyncio
-from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from enum import StrEnum
 from typing import Literal
 
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -47,18 +51,34 @@ class Dispatcher:
         self.client = client
         self.store = store
         self.task_queue = task_queue
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # invoice id -> (lock, number of holders and waiters); dropped when unused so a long-running
+        # API does not keep a lock per invoice ever seen.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def apply(self, event: Event) -> Applied:
         if self.store.was_applied(event.event_id):
             return Applied.DUPLICATE
-        async with self._locks[event.invoice_id]:
+        async with self._invoice_lock(event.invoice_id):
             if isinstance(event, InvoiceCreated):
                 outcome = await self.start(event.data.to_input(), event.event_id)
             else:
                 outcome = await self.send(event.invoice_id, event.signal_name, event.signal())
         self.store.mark_applied(event.event_id, outcome.value)
         return outcome
+
+    @asynccontextmanager
+    async def _invoice_lock(self, invoice_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(invoice_id, (asyncio.Lock(), 0))
+        self._locks[invoice_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[invoice_id]
+            if users == 1:
+                del self._locks[invoice_id]
+            else:
+                self._locks[invoice_id] = (lock, users - 1)
 
     async def start(self, invoice: InvoiceInput, event_id: str) -> Applied:
         try:
@@ -103,13 +123,19 @@ class Dispatcher:
         return delivered
 
     async def case_state(self, invoice_id: str) -> CaseState:
+        # The raw call, not handle.describe(): only the status is needed, and describe() also decodes
+        # every search attribute (the test server returns datetimes it cannot parse).
+        request = DescribeWorkflowExecutionRequest(
+            namespace=self.client.namespace, execution=WorkflowExecution(workflow_id=workflow_id_for(invoice_id))
+        )
         try:
-            description = await self.client.get_workflow_handle(workflow_id_for(invoice_id)).describe()
+            response = await self.client.workflow_service.describe_workflow_execution(request)
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return "missing"
             raise
-        return "running" if description.status == WorkflowExecutionStatus.RUNNING else "closed"
+        running = response.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+        return "running" if running else "closed"
 
     async def _try_signal(self, invoice_id: str, name: str, signal: Signal) -> bool:
         """True once delivered; False if the server has no running case of that id."""
@@ -125,7 +151,9 @@ class Dispatcher:
     def _after_delivery(self, invoice_id: str, signal: Signal) -> None:
         # The registry mirrors the facts bank matching reads; the workflow stays the source of truth.
         if isinstance(signal, InvoiceUpdated):
-            changes = {key: str(value) for key, value in (("amount", signal.amount), ("due_on", signal.due_on)) if value}
+            changes = {
+                key: str(value) for key, value in (("amount", signal.amount), ("due_on", signal.due_on)) if value
+            }
             self.store.update_invoice(invoice_id, changes)
         elif isinstance(signal, InvoiceCancelled):
             self.store.retire_invoice(invoice_id)

@@ -29,7 +29,7 @@ so a misspelt optional field (`referense`) is reported with its name instead of 
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from domain.models import (
     CallLogged,
@@ -74,6 +74,14 @@ class _SignalData(BaseModel):
     """Mixin: the invoice the signal goes to; the signal's own event_id comes from the envelope."""
 
     invoice_id: InvoiceRef
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_event_id(cls, data: object) -> object:
+        # Inherited from the signal model, but two ids for one event would be ambiguous.
+        if isinstance(data, dict) and "event_id" in data:
+            raise ValueError("event_id belongs in the envelope, not in data")
+        return data
 
 
 class InvoiceUpdatedData(_SignalData, InvoiceUpdated):

@@ -68,13 +68,14 @@ async def open_invoices(dispatcher: Dispatcher, *, concurrency: int = DEFAULT_CO
         async with limit:
             handle = dispatcher.client.get_workflow_handle(workflow_id_for(invoice_id))
             try:
-                return await handle.query("status", result_type=CaseStatus)
+                status: CaseStatus = await handle.query("status", result_type=CaseStatus)
             except RPCError as error:
                 if error.status == RPCStatusCode.NOT_FOUND:
                     return None  # started elsewhere and never reached the server: not a candidate
                 raise
             except WorkflowQueryFailedError:
                 return None
+            return status
 
     invoices = dispatcher.store.active_invoices()
     statuses = await asyncio.gather(*(one(invoice.invoice_id) for invoice in invoices))

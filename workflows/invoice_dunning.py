@@ -48,13 +48,13 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(hours=2),
     maximum_attempts=16,
 )
-SEND_TIMEOUT = timedelta(minutes=2)
-
+# (activity, start-to-close timeout): above each adapter's own HTTP timeout (SendGrid 10 s; registered
+# mail providers answer in up to 60 s), short enough that a worker dying mid-send is retried soon.
 ACTIVITY_FOR_CHANNEL = {
-    Channel.EMAIL: "send_email",
-    Channel.SMS: "send_sms",
-    Channel.REGISTERED_LETTER: "send_registered_letter",
-    Channel.LITIGATION: "hand_over_to_litigation",
+    Channel.EMAIL: ("send_email", timedelta(seconds=20)),
+    Channel.SMS: ("send_sms", timedelta(seconds=20)),
+    Channel.REGISTERED_LETTER: ("send_registered_letter", timedelta(seconds=90)),
+    Channel.LITIGATION: ("hand_over_to_litigation", timedelta(seconds=90)),
 }
 
 
@@ -140,12 +140,13 @@ class InvoiceDunning:
         argument: MessageRequest | HandoverRequest = message
         if channel is Channel.LITIGATION:
             argument = HandoverRequest(message=message, actions=self.case.actions)
+        activity_name, timeout = ACTIVITY_FOR_CHANNEL[channel]
         try:
             delivery = await workflow.execute_activity(
-                ACTIVITY_FOR_CHANNEL[channel],
+                activity_name,
                 argument,
                 result_type=Delivery,
-                start_to_close_timeout=SEND_TIMEOUT,
+                start_to_close_timeout=timeout,
                 retry_policy=SEND_RETRY,
                 summary=f"{message.step} by {channel.value}",
             )

@@ -1,0 +1,274 @@
+"""HTTP API of the ingress: billing events in, bank statements in, cases out.
+
+`create_app(settings, client)` builds the app; tests pass the test server's client, `dunning serve`
+passes none and the app connects with `dunning.client.connect()` at its first request. Every route
+but the docs (`/docs`, `/openapi.json`) requires `Authorization: Bearer $DUNNING_API_TOKEN`; a wrong or
+missing token gets 401 before anything is read or applied.
+
+Resources (Temporal client, SQLite stores) are opened lazily inside the serving event loop, since the
+stores are SQLite connections bound to the thread that opened them.
+"""
+
+import json
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.models import CaseStatus, Stage
+from dunning.client import connect
+from dunning.settings import TemporalSettings
+from starter import cases
+from starter.bank import BankFileRejected, Journal, LineReason, ReconciliationReport
+from starter.dispatch import Dispatcher
+from starter.events import EVENT, EVENT_BATCH, Event, describe_errors
+from starter.reconcile import assign_line, import_bank_file, journal_path
+from starter.store import IngressStore
+
+_MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    api_token: str = field(default_factory=lambda: os.environ.get("DUNNING_API_TOKEN", ""))
+    var_dir: Path = field(default_factory=lambda: Path(os.environ.get("DUNNING_VAR_DIR") or "var"))
+    temporal: TemporalSettings = field(default_factory=TemporalSettings)
+    concurrency: int = 16
+
+
+class EventResult(BaseModel):
+    event_id: str
+    outcome: str
+
+
+class EventsResponse(BaseModel):
+    results: list[EventResult]
+
+
+class BankImportResponse(BaseModel):
+    source: str
+    report: ReconciliationReport
+    errors: list[str]
+    unmatched: list[LineReason]
+    delivered: dict[str, int]
+
+
+class Assignment(BaseModel):
+    line_id: str
+    invoice_id: str
+
+
+class AssignmentResponse(BaseModel):
+    payment_id: str
+    invoice_id: str
+    amount: str
+    outcome: str
+    delivered: dict[str, int]
+
+
+class _Services:
+    def __init__(self, settings: IngressSettings, client: Client | None) -> None:
+        self.settings = settings
+        self._client = client
+        self._dispatcher: Dispatcher | None = None
+        self._journal: Journal | None = None
+
+    async def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            client = self._client or await connect(self.settings.temporal)
+            store = IngressStore.in_dir(self.settings.var_dir)
+            self._dispatcher = Dispatcher(client, store, self.settings.temporal.task_queue)
+        return self._dispatcher
+
+    def journal(self) -> Journal:
+        if self._journal is None:
+            self._journal = Journal(journal_path(self.settings.var_dir))
+        return self._journal
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+        if self._dispatcher is not None:
+            self._dispatcher.store.close()
+
+
+def create_app(settings: IngressSettings, client: Client | None = None) -> FastAPI:
+    if not settings.api_token:
+        raise ValueError("DUNNING_API_TOKEN is empty: set it (e.g. `openssl rand -hex 32`) before serving the API")
+    services = _Services(settings, client)
+    bearer = HTTPBearer(auto_error=False, description="the value of DUNNING_API_TOKEN")
+
+    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        given = credentials.credentials if credentials else ""
+        if not secrets.compare_digest(given.encode(), settings.api_token.encode()):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing or wrong bearer token (Authorization: Bearer $DUNNING_API_TOKEN)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    router = APIRouter(dependencies=[Depends(authorised)])
+    Services = Annotated[Dispatcher, Depends(services.dispatcher)]
+
+    @router.post(
+        "/events",
+        response_model=EventsResponse,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": EVENT_BATCH.json_schema(ref_template="#/$defs/{model}")}},
+            }
+        },
+        summary="Apply one billing event or a batch (all or nothing on validation)",
+    )
+    async def post_events(request: Request, dispatcher: Services) -> EventsResponse:
+        events = _parse_events(await request.body())
+        return EventsResponse(
+            results=[
+                EventResult(event_id=event.event_id, outcome=(await dispatcher.apply(event)).value) for event in events
+            ]
+        )
+
+    @router.post(
+        "/bank-statements",
+        response_model=BankImportResponse,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/xml": {"schema": {"type": "string"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            }
+        },
+        summary="Import a camt.052/053/054 or CSV bank file (raw body)",
+    )
+    async def post_bank_statement(
+        request: Request,
+        dispatcher: Services,
+        filename: Annotated[str, Query(description="name shown in reports and errors")] = "upload",
+        partial: Annotated[bool, Query(description="import the valid entries of a file with errors")] = False,
+    ) -> BankImportResponse:
+        try:
+            result = await import_bank_file(
+                await request.body(),
+                filename,
+                dispatcher=dispatcher,
+                journal=services.journal(),
+                partial=partial,
+                concurrency=settings.concurrency,
+            )
+        except BankFileRejected as rejected:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                {
+                    "message": "file rejected, nothing imported; fix it or send partial=true",
+                    "errors": [str(e) for e in rejected.errors],
+                },
+            ) from rejected
+        return BankImportResponse(
+            source=result.source,
+            report=result.report,
+            errors=[str(error) for error in result.errors],
+            unmatched=result.plan.unmatched,
+            delivered=result.delivered,
+        )
+
+    @router.get("/bank/unmatched", response_model=list[LineReason], summary="The unmatched bank lines")
+    async def get_unmatched() -> list[LineReason]:
+        return services.journal().unmatched()
+
+    @router.post("/bank/assignments", response_model=AssignmentResponse, summary="Put an unmatched line on an invoice")
+    async def post_assignment(assignment: Assignment, dispatcher: Services) -> AssignmentResponse:
+        try:
+            allocation, delivered = await assign_line(
+                assignment.line_id, assignment.invoice_id, dispatcher=dispatcher, journal=services.journal()
+            )
+        except KeyError as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error.args[0])) from error
+        except ValueError as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+        return AssignmentResponse(
+            payment_id=allocation.payment_id,
+            invoice_id=allocation.invoice_id,
+            amount=str(allocation.amount),
+            outcome=allocation.outcome,
+            delivered=delivered,
+        )
+
+    @router.get("/cases/{invoice_id}", response_model=CaseStatus, summary="One case's status (always current)")
+    async def get_case(invoice_id: str, dispatcher: Services) -> CaseStatus:
+        try:
+            return await cases.case_status(dispatcher.client, invoice_id)
+        except ValueError as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case for invoice {invoice_id}") from error
+            raise
+
+    @router.get("/cases", response_model=list[cases.CaseRow], summary="Cases by stage and customer (lags ~1 s)")
+    async def get_cases(
+        dispatcher: Services,
+        stage: Stage | None = None,
+        customer_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = cases.DEFAULT_LIMIT,
+    ) -> list[cases.CaseRow]:
+        try:
+            return await cases.list_cases(
+                dispatcher.client, stage=stage.value if stage else None, customer_id=customer_id, limit=limit
+            )
+        except ValueError as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+
+    @router.get("/calls", response_model=list[cases.CallRow], summary="Open call tasks (lags ~1 s)")
+    async def get_calls(dispatcher: Services) -> list[cases.CallRow]:
+        return await cases.list_calls(dispatcher.client)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="Dunning ingress",
+        version="1",
+        description="Billing events and bank statements in, dunning cases out. Bearer token: DUNNING_API_TOKEN.",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    return app
+
+
+def _parse_events(body: bytes) -> list[Event]:
+    """All events of the request or a 422 naming each bad one: a batch is applied only if all are valid."""
+    try:
+        payload: Any = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {"errors": [f"body: invalid JSON: {error.msg} at line {error.lineno}"]},
+        ) from error
+    batch = payload if isinstance(payload, list) else [payload]
+    if len(batch) > _MAX_BATCH:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"at most {_MAX_BATCH} events per request")
+    events: list[Event] = []
+    errors: list[str] = []
+    for index, item in enumerate(batch):
+        try:
+            events.append(EVENT.validate_python(item))
+        except ValidationError as error:
+            where = f"event {index}: " if isinstance(payload, list) else ""
+            errors += [where + message for message in describe_errors(error)]
+    if errors:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {"errors": errors})
+    return events

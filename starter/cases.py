@@ -1,0 +1,99 @@
+"""Read side shared by the API and the CLI: one case's status, case lists and open calls.
+
+Lists use Temporal visibility over the search attributes of `dunning.search_attributes`; they lag a
+second or so behind the cases. A single case's status is its `status` query, always current.
+
+User input never reaches a visibility query raw: values are checked against the shapes the contract
+allows (a `Stage`, an id of `domain.models.IdText` form) and then quoted and escaped.
+"""
+
+import re
+from datetime import datetime
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+
+from domain.models import CaseStatus, Stage, workflow_id_for
+from dunning import search_attributes as sa
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,63}$")
+_PREFIX = workflow_id_for("")
+DEFAULT_LIMIT = 200
+
+
+class CaseRow(BaseModel):
+    invoice_id: str
+    stage: str | None
+    customer_id: str | None
+    amount_due: float | None
+    due_date: datetime | None
+    next_action_at: datetime | None
+    open_calls: list[str]
+    running: bool
+
+
+class CallRow(BaseModel):
+    invoice_id: str
+    customer_id: str | None
+    step: str
+    stage: str | None
+
+
+def check_id(value: str, what: str) -> str:
+    if not _ID.fullmatch(value):
+        raise ValueError(f"{what} {value!r} is not a valid id (letters, digits and . _ / : - only)")
+    return value
+
+
+def quote(value: str) -> str:
+    """A visibility string literal; the checks above already exclude quotes, this is the second lock."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def cases_query(stage: str | None = None, customer_id: str | None = None) -> str:
+    clauses = ["WorkflowType = 'InvoiceDunning'"]
+    if stage is not None:
+        clauses.append(f"{sa.STAGE.name} = {quote(Stage(stage).value)}")
+    if customer_id is not None:
+        clauses.append(f"{sa.CUSTOMER_ID.name} = {quote(check_id(customer_id, 'customer id'))}")
+    return " AND ".join(clauses)
+
+
+async def case_status(client: Client, invoice_id: str) -> CaseStatus:
+    """Raises temporalio RPCError NOT_FOUND for an unknown invoice."""
+    handle = client.get_workflow_handle(workflow_id_for(check_id(invoice_id, "invoice id")))
+    status: CaseStatus = await handle.query("status", result_type=CaseStatus)
+    return status
+
+
+async def list_cases(
+    client: Client, *, stage: str | None = None, customer_id: str | None = None, limit: int = DEFAULT_LIMIT
+) -> list[CaseRow]:
+    return [_row(execution) async for execution in client.list_workflows(cases_query(stage, customer_id), limit=limit)]
+
+
+async def list_calls(client: Client, *, limit: int = DEFAULT_LIMIT) -> list[CallRow]:
+    """One row per open call task of a running case: the work waiting for a person."""
+    query = f"WorkflowType = 'InvoiceDunning' AND ExecutionStatus = 'Running' AND {sa.OPEN_CALLS.name} IS NOT NULL"
+    rows = []
+    async for execution in client.list_workflows(query, limit=limit):
+        case = _row(execution)
+        rows += [
+            CallRow(invoice_id=case.invoice_id, customer_id=case.customer_id, step=step, stage=case.stage)
+            for step in case.open_calls
+        ]
+    return rows
+
+
+def _row(execution: WorkflowExecution) -> CaseRow:
+    attributes = execution.typed_search_attributes
+    return CaseRow(
+        invoice_id=execution.id.removeprefix(_PREFIX),
+        stage=attributes.get(sa.STAGE),
+        customer_id=attributes.get(sa.CUSTOMER_ID),
+        amount_due=attributes.get(sa.AMOUNT_DUE),
+        due_date=attributes.get(sa.DUE_DATE),
+        next_action_at=attributes.get(sa.NEXT_ACTION_AT),
+        open_calls=list(attributes.get(sa.OPEN_CALLS) or []),
+        running=execution.status == WorkflowExecutionStatus.RUNNING,
+    )

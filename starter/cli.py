@@ -1,0 +1,366 @@
+"""`dunning`: the ingress CLI (billing events, invoices, bank files, cases, the HTTP API).
+
+Settings come from the environment: TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / DUNNING_TASK_QUEUE
+(`dunning.settings`), DUNNING_VAR_DIR for the local stores, DUNNING_API_TOKEN for `dunning serve`.
+Exit codes: 0 done, 1 input rejected or partly failed, 2 usage error.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.models import Stage
+from dunning.client import connect
+from starter import cases
+from starter.api import IngressSettings, create_app
+from starter.bank import BankFileRejected, Journal, ReconciliationReport
+from starter.dispatch import Dispatcher
+from starter.importer import (
+    DEFAULT_CONCURRENCY,
+    ImportSummary,
+    Item,
+    import_items,
+    parse_event_lines,
+    parse_invoice_csv,
+    parse_invoice_jsonl,
+)
+from starter.reconcile import assign_line, import_bank_file, journal_path
+from starter.store import IngressStore
+
+app = typer.Typer(help="Invoice dunning: ingress of billing events and bank statements.", no_args_is_help=True)
+events_app = typer.Typer(help="Billing events.", no_args_is_help=True)
+invoices_app = typer.Typer(help="Open invoices exported by billing.", no_args_is_help=True)
+bank_app = typer.Typer(help="Bank statements and the unmatched queue.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+app.add_typer(invoices_app, name="invoices")
+app.add_typer(bank_app, name="bank")
+
+console = Console()
+errors = Console(stderr=True)
+_T = TypeVar("_T")
+
+Concurrency = Annotated[int, typer.Option(min=1, max=256, help="cases started or signalled in parallel")]
+ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
+
+
+@asynccontextmanager
+async def _dispatcher() -> AsyncIterator[Dispatcher]:
+    settings = IngressSettings()
+    client = await connect(settings.temporal)
+    with IngressStore.in_dir(settings.var_dir) as store:
+        yield Dispatcher(client, store, settings.temporal.task_queue)
+
+
+def _run(work: Coroutine[Any, Any, _T]) -> _T:
+    try:
+        return asyncio.run(work)
+    except RuntimeError as error:
+        if "Failed client connect" in str(error):
+            errors.print(f"[red]cannot reach Temporal ({IngressSettings().temporal.address}): {error}[/]")
+            errors.print("Start it with `make run` or set TEMPORAL_ADDRESS.")
+            raise typer.Exit(1) from error
+        raise
+
+
+# ------------------------------------------------------------------------------------------ imports
+
+
+def _lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8-sig") as handle:
+        yield from handle
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _import(make_items: Callable[[], Iterable[Item]], total: int, concurrency: int, strict: bool) -> None:
+    async def work() -> ImportSummary:
+        async with _dispatcher() as dispatcher:
+            with Progress(
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=errors,
+            ) as bar:
+                task = bar.add_task("importing", total=total)
+                return await import_items(
+                    make_items,
+                    dispatcher,
+                    concurrency=concurrency,
+                    strict=strict,
+                    progress=lambda n: bar.advance(task, n),
+                )
+
+    summary = _run(work())
+    table = Table(title="Import summary")
+    for name in ("started", "signalled", "duplicates", "pending", "closed", "rejected", "failed"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        *(
+            str(getattr(summary, name))
+            for name in ("started", "signalled", "duplicates", "pending", "closed", "rejected", "failed")
+        )
+    )
+    console.print(table)
+    for message in summary.errors:
+        errors.print(message, markup=False, highlight=False)
+    if strict and summary.rejected:
+        errors.print("[red]--strict: nothing applied; fix the lines above and import again[/]")
+    if summary.rejected or summary.failed:
+        raise typer.Exit(1)
+
+
+@events_app.command("import")
+def events_import(
+    file: ExistingFile,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
+    strict: Annotated[bool, typer.Option(help="apply nothing if any line is invalid")] = False,
+) -> None:
+    """Apply a JSONL file of billing events (see starter/events.py for the envelope).
+
+    Invalid lines are reported (`line N: field: message`) and skipped unless --strict.
+    """
+    _import(lambda: parse_event_lines(_lines(file)), _count_lines(file), concurrency, strict)
+
+
+@events_app.command("held")
+def events_held() -> None:
+    """Events waiting for their invoice (pending) or refused by a closed case (closed)."""
+    with IngressStore.in_dir(IngressSettings().var_dir) as store:
+        table = Table("kept as", "invoice", "event / signal", "since", "reason")
+        for pending in store.all_pending():
+            table.add_row(
+                "pending", pending.invoice_id, f"{pending.event_id} ({pending.signal_name})", "", "no case yet"
+            )
+        for closed in store.closed_events():
+            table.add_row(
+                "closed", closed.invoice_id, f"{closed.event_id} ({closed.name})", closed.received_at, closed.reason
+            )
+    console.print(table)
+
+
+@invoices_app.command("import")
+def invoices_import(
+    file: ExistingFile,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
+    strict: Annotated[bool, typer.Option(help="apply nothing if any row is invalid")] = False,
+) -> None:
+    """Start a case per open invoice of a CSV export (or JSONL of InvoiceInput, by extension .jsonl).
+
+    CSV columns: invoice_id, amount, currency, issued_on, due_on, payment_reference, customer_id,
+    customer_name, kind, email, phone, segment, language, address_line, postcode, city, country
+    (mapping in starter/importer.py). Event ids are `csv:<invoice_id>`: importing twice changes nothing.
+    """
+    parse = parse_invoice_jsonl if file.suffix.lower() in (".jsonl", ".ndjson") else parse_invoice_csv
+    _import(lambda: parse(_lines(file)), _count_lines(file), concurrency, strict)
+
+
+@bank_app.command("import")
+def bank_import(
+    file: ExistingFile,
+    partial: Annotated[bool, typer.Option(help="import the valid entries of a file with errors")] = False,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
+) -> None:
+    """Reconcile a camt.052/053/054 (XML) or CSV (date,amount,reference,payer) bank file."""
+    settings = IngressSettings()
+
+    async def work() -> None:
+        async with _dispatcher() as dispatcher:
+            with Journal(journal_path(settings.var_dir)) as journal:
+                result = await import_bank_file(
+                    file.read_bytes(),
+                    file.name,
+                    dispatcher=dispatcher,
+                    journal=journal,
+                    partial=partial,
+                    concurrency=concurrency,
+                )
+        console.print(_report_table(result.report, title=f"Reconciliation of {file.name}"))
+        for item in result.plan.unmatched:
+            console.print(f"unmatched {item.line.payment_id}: {item.line.amount} {item.line.currency}: {item.reason}")
+        if result.delivered.get("closed"):
+            errors.print(
+                f"[yellow]{result.delivered['closed']} payment(s) for closed cases: see `dunning events held`[/]"
+            )
+        for error in result.errors:
+            errors.print(f"skipped: {error}", markup=False)
+
+    try:
+        _run(work())
+    except BankFileRejected as rejected:
+        errors.print(str(rejected), markup=False, highlight=False)
+        errors.print("Fix the file, or import its valid entries with --partial.")
+        raise typer.Exit(1) from rejected
+
+
+@bank_app.command("unmatched")
+def bank_unmatched() -> None:
+    """The bank lines no rule could place, with their line ids for `dunning bank assign`."""
+    with Journal(journal_path(IngressSettings().var_dir)) as journal:
+        table = Table("line id", "booked", "amount", "payer", "text", "reason")
+        for item in journal.unmatched():
+            line = item.line
+            table.add_row(
+                line.payment_id,
+                str(line.booking_date or ""),
+                f"{line.amount} {line.currency}",
+                line.payer_name or "",
+                line.structured_reference or line.remittance_text,
+                item.reason,
+            )
+    console.print(table)
+
+
+@bank_app.command("assign")
+def bank_assign(line_id: str, invoice_id: str) -> None:
+    """Put an unmatched bank line on an invoice (its whole amount) and signal the case.
+
+    Line ids are listed by `dunning bank unmatched`; one starting with `-` (a CSV line without account
+    IBAN) needs `--` first: `dunning bank assign -- -/K-3 F-2026-0042`.
+    """
+    settings = IngressSettings()
+
+    async def work() -> None:
+        async with _dispatcher() as dispatcher:
+            with Journal(journal_path(settings.var_dir)) as journal:
+                allocation, _ = await assign_line(line_id, invoice_id, dispatcher=dispatcher, journal=journal)
+        console.print(f"{allocation.amount} {allocation.currency} put on {allocation.invoice_id}: {allocation.outcome}")
+
+    try:
+        _run(work())
+    except (KeyError, ValueError) as error:
+        errors.print(str(error.args[0]), markup=False)
+        raise typer.Exit(1) from error
+
+
+# --------------------------------------------------------------------------------------- read side
+
+
+@app.command("status")
+def status(invoice_id: str) -> None:
+    """One case: stage, amounts, next action and history."""
+
+    async def work() -> None:
+        client = await connect(IngressSettings().temporal)
+        case = await cases.case_status(client, invoice_id)
+        head = Table(show_header=False, title=f"Invoice {case.invoice_id}")
+        for label, value in (
+            ("customer", case.customer_id),
+            ("stage", case.stage.value),
+            ("amount", f"{case.amount} {case.currency}"),
+            ("paid", str(case.paid)),
+            ("credited", str(case.credited)),
+            ("balance", str(case.balance)),
+            ("due on", f"{case.due_on} ({case.days_overdue} days overdue)"),
+            (
+                "next action",
+                f"{case.next_action.step} at {case.next_action.at:%Y-%m-%d %H:%M} UTC" if case.next_action else "none",
+            ),
+            ("open calls", ", ".join(case.open_calls) or "none"),
+            ("outcome", case.outcome.value if case.outcome else "open"),
+        ):
+            head.add_row(label, value)
+        console.print(head)
+        actions = Table("at", "step", "channel", "status", "detail", title="Actions")
+        for action in case.actions:
+            actions.add_row(
+                f"{action.at:%Y-%m-%d %H:%M}", action.step, action.channel, action.status.value, action.detail or ""
+            )
+        console.print(actions)
+
+    try:
+        _run(work())
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        errors.print(f"no case for invoice {invoice_id}: check the id, or import the invoice first")
+        raise typer.Exit(1) from error
+    except ValueError as error:
+        errors.print(str(error), markup=False)
+        raise typer.Exit(2) from error
+
+
+@app.command("cases")
+def list_cases_command(
+    stage: Annotated[Stage | None, typer.Option(help="e.g. formal_notice")] = None,
+    customer_id: Annotated[str | None, typer.Option("--customer-id")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = cases.DEFAULT_LIMIT,
+) -> None:
+    """Cases by stage and customer (Temporal visibility: lags a second or so)."""
+
+    async def work() -> list[cases.CaseRow]:
+        client = await connect(IngressSettings().temporal)
+        return await cases.list_cases(
+            client, stage=stage.value if stage else None, customer_id=customer_id, limit=limit
+        )
+
+    try:
+        rows = _run(work())
+    except ValueError as error:
+        errors.print(str(error), markup=False)
+        raise typer.Exit(2) from error
+    table = Table("invoice", "stage", "customer", "amount due", "due", "next action", "open calls", title="Cases")
+    for row in rows:
+        table.add_row(
+            row.invoice_id,
+            row.stage or "",
+            row.customer_id or "",
+            f"{row.amount_due:.2f}" if row.amount_due is not None else "",
+            f"{row.due_date:%Y-%m-%d}" if row.due_date else "",
+            f"{row.next_action_at:%Y-%m-%d %H:%M}" if row.next_action_at else "",
+            ", ".join(row.open_calls),
+        )
+    console.print(table)
+
+
+@app.command("calls")
+def list_calls_command() -> None:
+    """Open call tasks waiting for a person."""
+
+    async def work() -> list[cases.CallRow]:
+        return await cases.list_calls(await connect(IngressSettings().temporal))
+
+    table = Table("invoice", "customer", "call", "stage", title="Open calls")
+    for row in _run(work()):
+        table.add_row(row.invoice_id, row.customer_id or "", row.step, row.stage or "")
+    console.print(table)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Serve the HTTP API (docs at /docs); requires DUNNING_API_TOKEN."""
+    import uvicorn  # only this command needs the server
+
+    try:
+        api = create_app(IngressSettings())
+    except ValueError as error:
+        errors.print(str(error), markup=False)
+        raise typer.Exit(2) from error
+    uvicorn.run(api, host=host, port=port)
+
+
+def _report_table(report: ReconciliationReport, title: str) -> Table:
+    table = Table("outcome", "lines", "total", title=title)
+    for name in ("paid", "partially_paid", "overpaid", "reversed", "unmatched", "ignored", "duplicates"):
+        tally = getattr(report, name)
+        totals = ", ".join(f"{amount} {currency}" for currency, amount in sorted(tally.total.items()))
+        table.add_row(name.replace("_", " "), str(tally.count), totals)
+    if report.excess:
+        table.add_row("  of which excess", "", ", ".join(f"{a} {c}" for c, a in sorted(report.excess.items())))
+    if report.id_collisions:
+        table.add_row("id collisions to check", str(report.id_collisions), "")
+    return table

@@ -1,0 +1,138 @@
+"""Case lists and open calls over visibility, on a real dev server (the time-skipping server has no
+list_workflows). No worker runs: the search attributes set at start are what the lists read."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
+
+from domain.calendar import start_of_day_utc
+from domain.models import InvoiceInput, Stage
+from dunning import search_attributes as sa
+from dunning.binaries import venv_binary
+from dunning.client import DATA_CONVERTER
+from dunning.settings import TemporalSettings
+from starter.api import IngressSettings, create_app
+from starter.cases import cases_query
+from starter.cli import app as cli
+from tests.conftest import make_invoice
+from tests.ingress.conftest import TOKEN, created
+
+_T = TypeVar("_T")
+
+
+@pytest.fixture(scope="module")
+async def dev() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"),
+        search_attributes=list(sa.ALL),
+        data_converter=DATA_CONVERTER,
+        ui=False,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def dev_api(dev: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = IngressSettings(
+        api_token=TOKEN,
+        var_dir=tmp_path / "var",
+        temporal=TemporalSettings(address=dev.client.service_client.config.target_host, task_queue="no-worker"),
+    )
+    transport = httpx.ASGITransport(app=create_app(settings, dev.client))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://ingress", headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as client:
+        yield client
+
+
+async def _eventually(read: Callable[[], Awaitable[_T]], ready: Callable[[_T], bool]) -> _T:
+    """Visibility lags the cases by about a second: poll, bounded."""
+    for _ in range(50):
+        value = await read()
+        if ready(value):
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"visibility never showed it; last value: {value!r}")
+
+
+async def _start_at_stage(dev: WorkflowEnvironment, invoice: InvoiceInput, stage: Stage, calls: list[str]) -> None:
+    """A case as the workflow would have published it at `stage`, without running the ladder."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.STAGE, stage.value),
+        SearchAttributePair(sa.CUSTOMER_ID, invoice.customer.customer_id),
+        SearchAttributePair(sa.AMOUNT_DUE, float(invoice.amount)),
+        SearchAttributePair(sa.DUE_DATE, start_of_day_utc(invoice.due_on)),
+    ]
+    if calls:
+        pairs.append(SearchAttributePair(sa.OPEN_CALLS, calls))
+    await dev.client.start_workflow(
+        "InvoiceDunning",
+        invoice,
+        id=invoice.workflow_id,
+        task_queue="no-worker",
+        search_attributes=TypedSearchAttributes(pairs),
+    )
+
+
+async def test_cases_by_stage_and_customer_and_open_calls(dev: WorkflowEnvironment, dev_api: httpx.AsyncClient) -> None:
+    customer = f"C-{uuid.uuid4().hex[:8]}"
+    due = (await dev.get_current_time()).date() + timedelta(days=30)
+    scheduled = make_invoice(due, customer={"customer_id": customer})
+    noticed = make_invoice(due, customer={"customer_id": customer})
+    response = await dev_api.post("/events", json=created(scheduled))
+    assert response.json()["results"][0]["outcome"] == "started"
+    await _start_at_stage(dev, noticed, Stage.FORMAL_NOTICE, ["level3_call"])
+
+    async def mine() -> list[dict[str, Any]]:
+        return list((await dev_api.get("/cases", params={"customer_id": customer})).json())
+
+    rows = await _eventually(mine, lambda rows: len(rows) == 2)
+    assert {row["invoice_id"]: row["stage"] for row in rows} == {
+        scheduled.invoice_id: "scheduled",
+        noticed.invoice_id: "formal_notice",
+    }
+    response = await dev_api.get("/cases", params={"customer_id": customer, "stage": "formal_notice"})
+    assert [row["invoice_id"] for row in response.json()] == [noticed.invoice_id]
+    assert response.json()[0]["amount_due"] == 1200.0
+
+    calls = (await dev_api.get("/calls")).json()
+    assert {
+        "invoice_id": noticed.invoice_id,
+        "customer_id": customer,
+        "step": "level3_call",
+        "stage": "formal_notice",
+    } in calls
+    assert all(call["invoice_id"] != scheduled.invoice_id for call in calls)
+
+    # The CLI reads the same (in a thread: it runs its own event loop).
+    env = {"TEMPORAL_ADDRESS": dev.client.service_client.config.target_host, "COLUMNS": "200"}
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["cases", "--stage", "formal_notice", "--customer-id", customer], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert noticed.invoice_id in result.output
+    assert scheduled.invoice_id not in result.output
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["calls"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "level3_call" in result.output
+
+
+async def test_query_values_are_checked_and_quoted(dev_api: httpx.AsyncClient) -> None:
+    response = await dev_api.get("/cases", params={"customer_id": "x' OR WorkflowType != '"})
+    assert response.status_code == 422
+    assert "is not a valid id" in response.json()["detail"]
+    response = await dev_api.get("/cases", params={"stage": "paid' OR '1'='1"})
+    assert response.status_code == 422
+    assert cases_query("formal_notice", "C-1") == (
+        "WorkflowType = 'InvoiceDunning' AND DunningStage = 'formal_notice' AND CustomerId = 'C-1'"
+    )

@@ -1,0 +1,60 @@
+"""Exactly one of each reminder: crashes, retries and provider errors never send twice."""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from temporalio.testing import ActivityEnvironment
+
+from activities.delivery import deliver_once
+from activities.email import EmailActivities
+from activities.email.adapters import SendGridEmail
+from activities.ledger import SentLedger
+from domain.calendar import next_send_opportunity
+from domain.case import CaseState
+from domain.ladder import CURRENT_VERSION, Channel
+from domain.models import ActionStatus, CaseStatus, InvoiceCancelled
+from dunning.settings import Creditor
+from tests.conftest import Harness, advance_to, at_step, clear_due_date, make_invoice
+
+
+async def test_provider_5xx_is_retried_and_sent_once(harness: Harness) -> None:
+    today = await harness.today()
+    harness.sendgrid.script.extend([503, 429])
+    async with harness.worker():
+        handle = await harness.start(make_invoice(today + timedelta(days=10)))
+        await advance_to(harness, next_send_opportunity(await harness.now()) + timedelta(hours=2))
+        status = await handle.query("status", result_type=CaseStatus)
+        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
+        await handle.result()
+    assert [r["answer"] for r in harness.sendgrid.requests] == [503, 429, 202]
+    preventive = next(a for a in status.actions if a.step == "preventive_email")
+    assert preventive.status is ActionStatus.SENT
+
+
+async def test_provider_4xx_is_not_retried_and_the_ladder_goes_on(harness: Harness) -> None:
+    due = clear_due_date(await harness.today() + timedelta(days=30))
+    harness.sendgrid.script.append(400)
+    async with harness.worker():
+        handle = await harness.start(make_invoice(due))
+        await advance_to(harness, at_step(due, 1))
+        status = await handle.query("status", result_type=CaseStatus)
+        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
+        await handle.result()
+    assert harness.sendgrid.steps() == ["preventive_email", "level1_email"]
+    preventive = next(a for a in status.actions if a.step == "preventive_email")
+    assert preventive.status is ActionStatus.FAILED
+    assert "refused the message (400)" in (preventive.detail or "")
+
+
+def test_a_retry_after_the_provider_accepted_does_not_send_again(harness: Harness, tmp_path: Path) -> None:
+    # The attempt that sent died before Temporal heard of it; the next attempt finds the ledger entry.
+    ledger = SentLedger(tmp_path / "ledger.sqlite3")
+    adapter = SendGridEmail("SG.test-key", harness.sendgrid.url, "relances@exemple.fr", "Exemple")
+    activities = EmailActivities(ledger, adapter, Creditor())
+    case = CaseState.open(make_invoice(date(2027, 3, 1)), CURRENT_VERSION)
+    request = case.message(case.step_at(0), "preventive_email", Channel.EMAIL, "invoice-X")
+    first = ActivityEnvironment().run(deliver_once, ledger, request, activities.render, adapter)
+    second = ActivityEnvironment().run(activities.send_email, request)
+    assert len(harness.sendgrid.requests) == 1
+    assert first.status == second.status == "sent"
+    assert first.provider_message_id == second.provider_message_id
