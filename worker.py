@@ -74,9 +74,7 @@ async def main() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with worker:
-            logging.info(
-                "worker polling %s on %s/%s", temporal.task_queue, temporal.address, temporal.namespace
-            )
+            logging.info("worker polling %s on %s/%s", temporal.task_queue, temporal.address, temporal.namespace)
             await stop.wait()
 
 

@@ -32,6 +32,4 @@ class Outbox:
     def envelopes(self) -> list[dict[str, Any]]:
         if not self.directory.exists():
             return []
-        return [
-            json.loads(p.read_text(encoding="utf-8")) for p in sorted(self.directory.glob("*/envelope.json"))
-        ]
+        return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(self.directory.glob("*/envelope.json"))]

@@ -37,21 +37,38 @@ def wait_for_port(port: int, seconds: float = 30) -> None:
 def main() -> None:
     VAR.mkdir(exist_ok=True)
     token = os.environ.get("DUNNING_API_TOKEN") or secrets.token_urlsafe(24)
-    env = {**os.environ, "TEMPORAL_ADDRESS": f"127.0.0.1:{TEMPORAL_PORT}", "DUNNING_API_TOKEN": token,
-           "DUNNING_VAR_DIR": str(VAR)}
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{TEMPORAL_PORT}",
+        "DUNNING_API_TOKEN": token,
+        "DUNNING_VAR_DIR": str(VAR),
+    }
     server = subprocess.Popen(
-        [venv_binary("temporal"), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(TEMPORAL_PORT),
-         "--ui-port", str(UI_PORT), "--db-filename", str(VAR / "temporal.db"), "--log-level", "warn",
-         *search_attributes.dev_server_flags()],
+        [
+            venv_binary("temporal"),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(TEMPORAL_PORT),
+            "--ui-port",
+            str(UI_PORT),
+            "--db-filename",
+            str(VAR / "temporal.db"),
+            "--log-level",
+            "warn",
+            *search_attributes.dev_server_flags(),
+        ],
         cwd=ROOT,
     )
     processes = [server]
     try:
         wait_for_port(TEMPORAL_PORT)
         processes.append(subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env))
-        processes.append(subprocess.Popen(
-            [venv_binary("dunning"), "serve", "--port", str(API_PORT)], cwd=ROOT, env=env
-        ))
+        processes.append(
+            subprocess.Popen([venv_binary("dunning"), "serve", "--port", str(API_PORT)], cwd=ROOT, env=env)
+        )
         wait_for_port(API_PORT)
         print(
             f"\n  Temporal web UI   http://127.0.0.1:{UI_PORT}/namespaces/default/workflows"

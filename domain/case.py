@@ -157,9 +157,7 @@ class CaseState(BaseModel):
 
     @classmethod
     def open(cls, invoice: InvoiceInput, ladder_version: str) -> CaseState:
-        return cls(
-            invoice=invoice, ladder_version=ladder_version, amount=invoice.amount, due_on=invoice.due_on
-        )
+        return cls(invoice=invoice, ladder_version=ladder_version, amount=invoice.amount, due_on=invoice.due_on)
 
     # ------------------------------------------------------------------------------ derived values
 
@@ -544,9 +542,7 @@ class CaseState(BaseModel):
 
     # ------------------------------------------------------------------------------------ reading
 
-    def record(
-        self, now: datetime, step: str, channel: str, status: ActionStatus, detail: str | None
-    ) -> None:
+    def record(self, now: datetime, step: str, channel: str, status: ActionStatus, detail: str | None) -> None:
         self.actions.append(Action(step=step, channel=channel, at=now, status=status, detail=detail))
 
     def status(self, now: datetime) -> CaseStatus:
@@ -576,7 +572,8 @@ class CaseState(BaseModel):
         )
 
     def result(self) -> DunningResult:
-        assert self.outcome is not None and self.closed_on is not None
+        assert self.outcome is not None
+        assert self.closed_on is not None
         return DunningResult(
             outcome=self.outcome,
             balance=self.balance,

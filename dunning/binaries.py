@@ -12,7 +12,5 @@ import sysconfig
 def venv_binary(name: str) -> str:
     path = shutil.which(name) or os.path.join(sysconfig.get_path("scripts"), name)
     if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"{name} not found on PATH or in {sysconfig.get_path('scripts')}: run `make install`"
-        )
+        raise FileNotFoundError(f"{name} not found on PATH or in {sysconfig.get_path('scripts')}: run `make install`")
     return path

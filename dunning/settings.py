@@ -22,9 +22,7 @@ class Creditor:
 
     name: str = field(default_factory=lambda: _env("DUNNING_CREDITOR_NAME", "Exemple Services SAS"))
     siren: str = field(default_factory=lambda: _env("DUNNING_CREDITOR_SIREN", "732829320"))
-    address: str = field(
-        default_factory=lambda: _env("DUNNING_CREDITOR_ADDRESS", "10 rue de la Paix, 75002 Paris")
-    )
+    address: str = field(default_factory=lambda: _env("DUNNING_CREDITOR_ADDRESS", "10 rue de la Paix, 75002 Paris"))
     iban: str = field(default_factory=lambda: _env("DUNNING_CREDITOR_IBAN", "FR7630003036200002026123456"))
     contact_email: str = field(
         default_factory=lambda: _env("DUNNING_CONTACT_EMAIL", "comptabilite@exemple-services.fr")
@@ -36,12 +34,8 @@ class Creditor:
 class ChannelSettings:
     # Without a SendGrid key, e-mails are written to the outbox: a fresh checkout never e-mails anyone.
     sendgrid_api_key: str | None = field(default_factory=lambda: os.environ.get("SENDGRID_API_KEY") or None)
-    sendgrid_api_host: str = field(
-        default_factory=lambda: _env("SENDGRID_API_HOST", "https://api.sendgrid.com")
-    )
-    from_email: str = field(
-        default_factory=lambda: _env("DUNNING_FROM_EMAIL", "relances@exemple-services.fr")
-    )
+    sendgrid_api_host: str = field(default_factory=lambda: _env("SENDGRID_API_HOST", "https://api.sendgrid.com"))
+    from_email: str = field(default_factory=lambda: _env("DUNNING_FROM_EMAIL", "relances@exemple-services.fr"))
     creditor: "Creditor" = field(default_factory=lambda: Creditor())
     var_dir: Path = field(default_factory=lambda: Path(_env("DUNNING_VAR_DIR", "var")))
 

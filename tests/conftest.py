@@ -29,8 +29,10 @@ from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
+    # One server per test: its clock jumps years ahead after a result, and an activity left in
+    # flight by one test would pause time skipping for the next.
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=venv_binary("temporal-test-server"), data_converter=DATA_CONVERTER
     )

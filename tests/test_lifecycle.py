@@ -2,6 +2,9 @@
 
 from datetime import timedelta
 
+import pytest
+from temporalio.client import WorkflowFailureError
+
 from domain.calendar import send_slot
 from domain.ladder import STANDARD
 from domain.models import ActionStatus, CaseStatus, Outcome
@@ -38,3 +41,16 @@ async def test_unpaid_invoice_walks_the_whole_ladder_to_litigation(harness: Harn
     assert len(harness.outbox("litigation")) == 1
     assert status.stage == "litigation"
     assert status.open_calls == []
+
+
+async def test_invalid_input_fails_the_run_at_once_naming_the_field(harness: Harness) -> None:
+    # A client that skips validation: the run fails (closed), it does not sit half-alive retrying.
+    bad = make_invoice(await harness.today()).model_dump(mode="json")
+    bad["customer"]["kind"] = "martian"
+    async with harness.worker():
+        handle = await harness.client.start_workflow(
+            "InvoiceDunning", bad, id=f"invoice-{bad['invoice_id']}", task_queue=harness.task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert "customer.kind" in str(failure.value.cause)

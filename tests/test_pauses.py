@@ -33,7 +33,9 @@ async def test_dispute_pauses_then_credit_note_lowers_balance_and_resumes_after_
         await advance_to(harness, at_step(due, 40))
         paused = await handle.query("status", result_type=CaseStatus)
         resolved_on = await harness.today()
-        await handle.signal("dispute_resolved", DisputeResolved(outcome="credit_note", credited_amount=Decimal("200.00")))
+        await handle.signal(
+            "dispute_resolved", DisputeResolved(outcome="credit_note", credited_amount=Decimal("200.00"))
+        )
         resumed = await handle.query("status", result_type=CaseStatus)
         await advance_to(harness, send_slot(resolved_on + timedelta(days=20)))
         later = await handle.query("status", result_type=CaseStatus)
@@ -78,24 +80,29 @@ async def test_installment_plan_kept_settles_the_invoice(harness: Harness) -> No
     due = clear_due_date(await harness.today() + timedelta(days=30))
     invoice = make_invoice(due)
     first, second = due + timedelta(days=20), due + timedelta(days=50)
-    plan = InstallmentPlanAgreed(installments=[{"due_on": first, "amount": "600.00"},
-                                               {"due_on": second, "amount": "600.00"}])
+    plan = InstallmentPlanAgreed(
+        installments=[{"due_on": first, "amount": "600.00"}, {"due_on": second, "amount": "600.00"}]
+    )
     async with harness.worker():
         handle = await harness.start(invoice)
         await advance_to(harness, at_step(due, 4))
         await handle.signal("installment_plan_agreed", plan)
         await handle.signal("installment_plan_agreed", plan)
         await advance_to(harness, send_slot(first - timedelta(days=1)))
-        await handle.signal("payment_received", PaymentReceived(payment_id="I1", amount=Decimal("600.00"),
-                                                                received_on=first - timedelta(days=1)))
+        await handle.signal(
+            "payment_received",
+            PaymentReceived(payment_id="I1", amount=Decimal("600.00"), received_on=first - timedelta(days=1)),
+        )
         await advance_to(harness, send_slot(first + timedelta(days=10)))
         during = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("payment_received", PaymentReceived(payment_id="I2", amount=Decimal("600.00"),
-                                                                received_on=second))
+        await handle.signal(
+            "payment_received", PaymentReceived(payment_id="I2", amount=Decimal("600.00"), received_on=second)
+        )
         result = await handle.result()
         final = await handle.query("status", result_type=CaseStatus)
     assert during.stage is Stage.INSTALLMENT_PLAN
-    assert during.next_action is not None and during.next_action.step == "installment_check"
+    assert during.next_action is not None
+    assert during.next_action.step == "installment_check"
     assert result.outcome is Outcome.SETTLED
     assert [a.step for a in final.actions].count("installment_plan_agreed") == 1
     # No reminder while the plan ran: the last one was before the agreement.
@@ -106,15 +113,17 @@ async def test_broken_installment_plan_resumes_escalation_at_level_2(harness: Ha
     due = clear_due_date(await harness.today() + timedelta(days=30))
     invoice = make_invoice(due)
     first = due + timedelta(days=20)
-    plan = InstallmentPlanAgreed(installments=[{"due_on": first, "amount": "400.00"},
-                                               {"due_on": first + timedelta(days=30), "amount": "800.00"}])
+    plan = InstallmentPlanAgreed(
+        installments=[{"due_on": first, "amount": "400.00"}, {"due_on": first + timedelta(days=30), "amount": "800.00"}]
+    )
     async with harness.worker():
         handle = await harness.start(invoice)
         await advance_to(harness, at_step(due, 1))
         await handle.signal("installment_plan_agreed", plan)
         # Only part of the first installment arrives.
-        await handle.signal("payment_received", PaymentReceived(payment_id="I1", amount=Decimal("100.00"),
-                                                                received_on=first))
+        await handle.signal(
+            "payment_received", PaymentReceived(payment_id="I1", amount=Decimal("100.00"), received_on=first)
+        )
         await advance_to(harness, send_slot(first + timedelta(days=4)))
         status = await handle.query("status", result_type=CaseStatus)
         await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
@@ -140,8 +149,9 @@ async def test_promise_kept_settles_without_reminders(harness: Harness) -> None:
         await handle.signal("promise_to_pay", PromiseToPay(promised_on=promised_on))
         await advance_to(harness, send_slot(promised_on))
         promised = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("payment_received", PaymentReceived(payment_id="P", amount=invoice.amount,
-                                                                received_on=promised_on))
+        await handle.signal(
+            "payment_received", PaymentReceived(payment_id="P", amount=invoice.amount, received_on=promised_on)
+        )
         await handle.result()
         final = await handle.query("status", result_type=CaseStatus)
     assert promised.stage is Stage.PROMISED

@@ -34,12 +34,14 @@ async def test_full_payment_at_any_stage_stops_every_reminder(
         assert before.stage is stage
         sent_before = len(harness.sendgrid.requests)
         paid_on = await harness.today()
-        await handle.signal("payment_received", PaymentReceived(payment_id="P1", amount=invoice.amount,
-                                                                received_on=paid_on))
+        await handle.signal(
+            "payment_received", PaymentReceived(payment_id="P1", amount=invoice.amount, received_on=paid_on)
+        )
         settled = await handle.query("status", result_type=CaseStatus)
         result = await handle.result()
     assert settled.stage is Stage.SETTLED
-    assert settled.next_action is not None and settled.next_action.step == "close_settled"
+    assert settled.next_action is not None
+    assert settled.next_action.step == "close_settled"
     assert result.outcome is Outcome.SETTLED
     assert result.balance == Decimal("0.00")
     # The case watched 14 days for a reversal, and nothing at all went out after the money arrived.
@@ -54,8 +56,10 @@ async def test_partial_payment_lowers_balance_and_ladder_goes_on(harness: Harnes
     async with harness.worker():
         handle = await harness.start(invoice)
         await advance_to(harness, at_step(due, 1))
-        await handle.signal("payment_received", PaymentReceived(payment_id="P1", amount=Decimal("200.00"),
-                                                                received_on=await harness.today()))
+        await handle.signal(
+            "payment_received",
+            PaymentReceived(payment_id="P1", amount=Decimal("200.00"), received_on=await harness.today()),
+        )
         await advance_to(harness, at_step(due, 8))
         status = await handle.query("status", result_type=CaseStatus)
         await handle.signal("invoice_cancelled", {"reason": "test over"})
@@ -78,10 +82,12 @@ async def test_overpayment_is_reported_in_the_result(harness: Harness) -> None:
     async with harness.worker():
         handle = await harness.start(invoice)
         today = await harness.today()
-        await handle.signal("payment_received", PaymentReceived(payment_id="P1", amount=Decimal("1000.00"),
-                                                                received_on=today))
-        await handle.signal("payment_received", PaymentReceived(payment_id="P2", amount=Decimal("250.50"),
-                                                                received_on=today))
+        await handle.signal(
+            "payment_received", PaymentReceived(payment_id="P1", amount=Decimal("1000.00"), received_on=today)
+        )
+        await handle.signal(
+            "payment_received", PaymentReceived(payment_id="P2", amount=Decimal("250.50"), received_on=today)
+        )
         result = await handle.result()
     assert result.outcome is Outcome.SETTLED
     assert result.balance == Decimal("-50.50")
@@ -115,8 +121,10 @@ async def test_reversal_after_settlement_reopens_the_case(harness: Harness) -> N
     async with harness.worker():
         handle = await harness.start(invoice)
         await advance_to(harness, at_step(due, 1))
-        await handle.signal("payment_received", PaymentReceived(payment_id="P1", amount=invoice.amount,
-                                                                received_on=await harness.today()))
+        await handle.signal(
+            "payment_received",
+            PaymentReceived(payment_id="P1", amount=invoice.amount, received_on=await harness.today()),
+        )
         await advance_to(harness, at_step(due, 12))
         settled = await handle.query("status", result_type=CaseStatus)
         reopened_on = await harness.today()
@@ -150,8 +158,10 @@ async def test_reversal_before_its_payment_is_kept_and_applied(harness: Harness)
     async with harness.worker():
         handle = await harness.start(invoice)
         await handle.signal("payment_reversed", PaymentReversed(payment_id="P9", reason="returned"))
-        await handle.signal("payment_received", PaymentReceived(payment_id="P9", amount=invoice.amount,
-                                                                received_on=await harness.today()))
+        await handle.signal(
+            "payment_received",
+            PaymentReceived(payment_id="P9", amount=invoice.amount, received_on=await harness.today()),
+        )
         status = await handle.query("status", result_type=CaseStatus)
         await handle.signal("invoice_cancelled", {"reason": "test over"})
         await handle.result()

@@ -15,6 +15,7 @@ from worker import SANDBOX
 from workflows.invoice_dunning import InvoiceDunning
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+TEXTS = {path: path.read_text() for path in HISTORIES}
 
 
 def test_there_are_histories_to_replay() -> None:
@@ -23,7 +24,7 @@ def test_there_are_histories_to_replay() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_saved_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(f"invoice-{path.stem}", path.read_text())
+    history = WorkflowHistory.from_json(f"invoice-{path.stem}", TEXTS[path])
     replayer = Replayer(workflows=[InvoiceDunning], data_converter=DATA_CONVERTER, workflow_runner=SANDBOX)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

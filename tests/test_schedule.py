@@ -20,8 +20,15 @@ async def test_late_start_runs_only_the_latest_due_step(harness: Harness) -> Non
     done = [a for a in status.actions if a.channel != "billing"]
     skipped = [a.step for a in done if a.status == "skipped"]
     ran = [a.step for a in done if a.status != "skipped"]
-    assert skipped == ["preventive_email", "preventive_call", "level1_email", "level1_call",
-                       "level1_followup_email", "level2_email", "level2_sms"]
+    assert skipped == [
+        "preventive_email",
+        "preventive_call",
+        "level1_email",
+        "level1_call",
+        "level1_followup_email",
+        "level2_email",
+        "level2_sms",
+    ]
     assert ran == ["level2_registered_letter"]
     # No burst: nothing reached the e-mail provider, one letter went out, in the sending window.
     assert harness.sendgrid.requests == []
@@ -86,8 +93,16 @@ async def test_new_due_date_reschedules_the_remaining_steps(harness: Harness) ->
 async def test_business_customers_are_told_penalties_and_indemnity_consumers_are_not(harness: Harness) -> None:
     due = clear_due_date(await harness.today() + timedelta(days=30))
     business = make_invoice(due)
-    consumer = make_invoice(due, customer={"customer_id": "P-0102", "name": "Claire Durand", "kind": "consumer",
-                                           "email": "claire@mail.example", "language": "en"})
+    consumer = make_invoice(
+        due,
+        customer={
+            "customer_id": "P-0102",
+            "name": "Claire Durand",
+            "kind": "consumer",
+            "email": "claire@mail.example",
+            "language": "en",
+        },
+    )
     async with harness.worker():
         handles = [await harness.start(business), await harness.start(consumer)]
         await advance_to(harness, at_step(due, 35))
@@ -105,8 +120,11 @@ async def test_business_customers_are_told_penalties_and_indemnity_consumers_are
         assert "L441-10" not in private[step]
         assert "indemnity" not in private[step]
     assert private["level1_email"].startswith("Hello,")
-    assert "Second reminder" in next(r["subject"] for r in harness.sendgrid.requests
-                                     if r["to"] == "claire@mail.example" and r["custom_args"]["step"] == "level2_email")
+    assert "Second reminder" in next(
+        r["subject"]
+        for r in harness.sendgrid.requests
+        if r["to"] == "claire@mail.example" and r["custom_args"]["step"] == "level2_email"
+    )
     letters = {e["recipient"]: e for e in harness.outbox("letters")}
     assert set(letters) == {"Boulangerie Martin SARL", "Claire Durand"}
 

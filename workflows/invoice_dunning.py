@@ -8,11 +8,12 @@ no lock is needed and no handler can be cut off when the run ends.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate, SearchAttributeValueType
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -99,14 +100,12 @@ class InvoiceDunning:
         if decision.until <= now:
             return
         local = decision.until.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._revision != revision,
                 timeout=decision.until - now,
                 timeout_summary=f"{decision.step} at {local} Paris",
             )
-        except TimeoutError:
-            pass
 
     async def _run_step(self, decision: RunStep) -> None:
         now = workflow.now()
@@ -115,9 +114,7 @@ class InvoiceDunning:
         step = self.case.steps[decision.index]
         customer = self.case.invoice.customer
         if step.channel is Channel.CALL:
-            self.case.complete_step(
-                now, decision.index, ActionStatus.OPEN, "call task for a credit controller"
-            )
+            self.case.complete_step(now, decision.index, ActionStatus.OPEN, "call task for a credit controller")
             return
         if step.channel is Channel.SMS and customer.phone is None:
             self.case.complete_step(now, decision.index, ActionStatus.SKIPPED, "no phone number")
@@ -242,12 +239,9 @@ class InvoiceDunning:
             f"**Open calls** {', '.join(sorted(case.open_calls)) or 'none'}"
         )
 
-    def _set(self, key: SearchAttributeKey[_T], value: _T | None) -> None:
+    def _set(self, key: SearchAttributeKey[SearchAttributeValueType], value: SearchAttributeValueType | None) -> None:
         """Queue an upsert only for a changed value: every upsert is a history event."""
         if key.name in self._published and self._published[key.name] == value:
             return
         self._published[key.name] = value
         self._pending_upserts.append(key.value_unset() if value is None else key.value_set(value))
-
-
-_T = TypeVar("_T")

@@ -29,7 +29,8 @@ class EmailActivities:
             message_id=request.message_id,
             to_email=str(request.customer.email),
             to_name=request.customer.name,
-            subject=str(module.subject).strip(),
+            # Each template exports `subject` with {% set %}; jinja2's stubs cannot know it.
+            subject=str(module.subject).strip(),  # type: ignore[attr-defined]
             text=str(module).strip() + "\n",
             custom_args={
                 "workflow_id": request.workflow_id,

@@ -60,9 +60,7 @@ class LetterActivities:
     def render(self, request: MessageRequest) -> Letter:
         address = request.customer.postal_address
         if address is None:
-            raise ValueError(
-                f"{request.message_id}: no postal address (the workflow skips letters without one)"
-            )
+            raise ValueError(f"{request.message_id}: no postal address (the workflow skips letters without one)")
         context = build_context(request, self._creditor)
         template = self._templates.get_template(f"{request.customer.language}/{request.step}.html")
         return Letter(

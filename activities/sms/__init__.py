@@ -48,9 +48,7 @@ class SmsActivities:
 
     def render(self, request: MessageRequest) -> Sms:
         if request.customer.phone is None:
-            raise ValueError(
-                f"{request.message_id}: no phone number (the workflow skips SMS steps without one)"
-            )
+            raise ValueError(f"{request.message_id}: no phone number (the workflow skips SMS steps without one)")
         context = build_context(request, self._creditor)
         template = self._templates.get_template(f"{request.customer.language}/{request.step}.txt")
         text = " ".join(template.render(m=context.values).split())

@@ -50,8 +50,10 @@ async def main() -> None:
             await eventful.signal("dispute_opened", DisputeOpened(reason="missing delivery note"))
             await eventful.signal("dispute_resolved", DisputeResolved(outcome="credit_note", credited_amount="100.00"))
             await eventful.signal("promise_to_pay", PromiseToPay(promised_on=due + timedelta(days=20)))
-            await eventful.signal("payment_received", PaymentReceived(
-                payment_id="P1", amount=Decimal("1100.00"), received_on=due + timedelta(days=5)))
+            await eventful.signal(
+                "payment_received",
+                PaymentReceived(payment_id="P1", amount=Decimal("1100.00"), received_on=due + timedelta(days=5)),
+            )
             await eventful.result()
             for handle, name in ((unpaid, "litigation"), (eventful, "dispute-credit-promise-paid")):
                 history = await handle.fetch_history()
