@@ -163,7 +163,8 @@ def invoices_import(
     (mapping in starter/importer.py). Event ids are `csv:<invoice_id>`: importing twice changes nothing.
     """
     parse = parse_invoice_jsonl if file.suffix.lower() in (".jsonl", ".ndjson") else parse_invoice_csv
-    _import(lambda: parse(_lines(file)), _count_lines(file), concurrency, strict)
+    header = 0 if parse is parse_invoice_jsonl else 1
+    _import(lambda: parse(_lines(file)), _count_lines(file) - header, concurrency, strict)
 
 
 @bank_app.command("import")

@@ -147,6 +147,11 @@ async def test_invalid_events_are_rejected_with_the_field_named(api: httpx.Async
     # A batch is all or nothing: the valid invoice.created was not applied.
     assert (await api.get(f"/cases/{invoice.invoice_id}")).status_code == 404
 
+    two_ids = event("b4", "dispute.opened", invoice.invoice_id, reason="x")
+    two_ids["data"]["event_id"] = "other"
+    response = await api.post("/events", json=two_ids)
+    assert response.json()["detail"]["errors"] == ["data: Value error, event_id belongs in the envelope, not in data"]
+
     response = await api.post("/events", content=b'{"event_id": "x", ', headers={"Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["detail"]["errors"][0].startswith("body: invalid JSON: Expecting property name")
