@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +22,12 @@ from dunning.client import connect
 from dunning.settings import ChannelSettings, TemporalSettings
 from workflows.invoice_dunning import InvoiceDunning
 
-# Activities are synchronous (the SendGrid client is urllib): they run in this pool, which must be at
-# least as large as the number of concurrent activities the worker accepts.
-MAX_CONCURRENT_ACTIVITIES = 20
+# Activities are synchronous (the SendGrid client is urllib): they run in a pool as large as the number
+# of concurrent activities the worker accepts. Each slot holds one provider call of up to 10 s.
+MAX_CONCURRENT_ACTIVITIES = int(os.environ.get("DUNNING_MAX_CONCURRENT_ACTIVITIES", "20"))
+# Cases kept in memory between tasks (~90 KB each, temporal-python.md §10); evicted ones replay on
+# demand. 0 also turns off sticky task queues.
+WORKFLOW_CACHE = int(os.environ.get("DUNNING_WORKFLOW_CACHE", "1000"))
 # pydantic's EmailStr imports these lazily, at the first validation inside a workflow: pass them
 # through so the sandbox does not re-import them for every run.
 SANDBOX = SandboxedWorkflowRunner(
@@ -60,6 +64,7 @@ def build_worker(
         activities=activities,
         activity_executor=executor,
         max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
+        max_cached_workflows=WORKFLOW_CACHE,
     )
 
 

@@ -1,5 +1,9 @@
 """Exactly one of each reminder: crashes, retries and provider errors never send twice."""
 
+import asyncio
+import os
+import signal
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,9 +16,71 @@ from activities.ledger import SentLedger
 from domain.calendar import next_send_opportunity
 from domain.case import CaseState
 from domain.ladder import CURRENT_VERSION, Channel
-from domain.models import ActionStatus, CaseStatus, InvoiceCancelled
+from domain.models import ActionStatus, CaseStatus, InvoiceCancelled, Outcome, PaymentReceived
 from dunning.settings import Creditor
 from tests.conftest import Harness, advance_to, at_step, clear_due_date, make_invoice
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_worker_killed_mid_send_resumes_without_a_duplicate_email(harness: Harness) -> None:
+    due = clear_due_date(await harness.today() + timedelta(days=30))
+    invoice = make_invoice(due)
+    # The provider receives the first e-mail, then the worker process dies before hearing back.
+    harness.sendgrid.script.append("hang")
+    worker_env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": harness.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": harness.client.namespace,
+        "DUNNING_TASK_QUEUE": harness.task_queue,
+        "SENDGRID_API_KEY": "SG.test-key",
+        "SENDGRID_API_HOST": harness.sendgrid.url,
+        "DUNNING_VAR_DIR": str(harness.settings.var_dir),
+        # The test server does not notice a dead worker's open polls nor its sticky queue (a real
+        # server sees the closed connection): with its one activity slot busy with the hanging send
+        # and no cache, the killed worker leaves nothing behind that the retry could be handed to.
+        "DUNNING_MAX_CONCURRENT_ACTIVITIES": "1",
+        "DUNNING_WORKFLOW_CACHE": "0",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "worker.py"),
+        env=worker_env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        handle = await harness.start(invoice)
+        # One result() call drives the clock for the whole test: it skips to J-15, then waits in real
+        # time while an attempt is in flight (the server skips no time then), then skips again.
+        outcome = asyncio.create_task(handle.result())
+        for _ in range(300):
+            if harness.sendgrid.requests:
+                break
+            await asyncio.sleep(0.1)
+        assert harness.sendgrid.requests, "the first e-mail never reached the provider"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    harness.sendgrid.release()
+
+    async with harness.worker():
+        # The dead attempt times out after its start-to-close (20 s, real time) and is retried here.
+        await handle.signal(
+            "payment_received",
+            PaymentReceived(payment_id="P1", amount=invoice.amount, received_on=due - timedelta(days=14)),
+        )
+        result = await outcome
+        status = await handle.query("status", result_type=CaseStatus)
+
+    assert result.outcome is Outcome.SETTLED
+    assert harness.sendgrid.steps() == ["preventive_email"]
+    preventive = next(a for a in status.actions if a.step == "preventive_email")
+    # The provider may have accepted it: flagged for a person instead of sent again.
+    assert preventive.status is ActionStatus.UNCONFIRMED
+    assert "check sendgrid for message_id" in (preventive.detail or "")
+    assert SentLedger(harness.settings.ledger_path).count("unconfirmed") == 1
 
 
 async def test_provider_5xx_is_retried_and_sent_once(harness: Harness) -> None:
