@@ -230,6 +230,22 @@ class CaseState(BaseModel):
         # A late start or a long outage never bursts: only the latest due step runs.
         return RunStep(due[-1], tuple(due[:-1]))
 
+    def skipped_notice(self, decision: RunStep) -> int | None:
+        """The formal notice a catch-up would skip on its way to the litigation hand-over, if any.
+
+        A case caught up past J+60 (late import, long outage) would otherwise be handed over without
+        ever having been put on notice."""
+        if self.steps[decision.index].channel is not Channel.LITIGATION:
+            return None
+        notices = [i for i in decision.skipped if self.steps[i].stage is Stage.FORMAL_NOTICE]
+        return notices[-1] if notices else None
+
+    def notice_first(self, decision: RunStep, notice: int, now: datetime) -> RunStep:
+        """Run the formal notice now; the hand-over follows at the ladder's usual distance after it."""
+        planned = self.due_on + timedelta(days=self.steps[notice].offset_days + self.shift_days)
+        self.shift_days += (paris_date(now) - planned).days
+        return RunStep(notice, tuple(i for i in decision.skipped if i < notice))
+
     def on_clock(self, now: datetime) -> None:
         """Apply what the passing of time decides: closing, lapsed promises, installment checks."""
         if self.outcome is not None:

@@ -2,7 +2,7 @@
 
 from datetime import date, timedelta
 
-from domain.calendar import is_business_day, next_business_day, send_slot
+from domain.calendar import is_business_day, next_business_day, paris_date, send_slot
 from domain.ladder import BAD_PAYER
 from domain.models import CaseStatus, InvoiceCancelled, InvoiceUpdated, Stage
 from tests.conftest import Harness, advance_to, at_step, clear_due_date, make_invoice, near
@@ -141,3 +141,20 @@ async def test_bad_payer_segment_follows_its_compressed_ladder(harness: Harness)
     assert [s.name for s in BAD_PAYER if s.name in ran] == ran
     handover = next(a for a in status.actions if a.step == "litigation_handover")
     assert handover.at < send_slot(due + timedelta(days=40))
+
+
+async def test_case_started_after_j60_gets_a_formal_notice_before_litigation(harness: Harness) -> None:
+    today = await harness.today()
+    due = today - timedelta(days=90)
+    async with harness.worker():
+        handle = await harness.start(make_invoice(due))
+        result = await handle.result()
+        status = await handle.query("status", result_type=CaseStatus)
+    ran = [a for a in status.actions if a.status != "skipped"]
+    assert [a.step for a in ran] == ["formal_notice", "litigation_handover"]
+    assert [a.step for a in status.actions if a.status == "skipped"][-1] == "level3_call"
+    notice, handover = ran
+    # The 8-day deadline of the notice and the ladder's 25 days between the two are respected.
+    assert paris_date(handover.at) - paris_date(notice.at) >= timedelta(days=25)
+    assert result.outcome == "litigation"
+    assert len(harness.outbox("letters")) == 1

@@ -49,6 +49,9 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(hours=2),
     maximum_attempts=16,
 )
+# 2026-11: a catch-up past J+60 sends the formal notice instead of handing over at once.
+NOTICE_BEFORE_LITIGATION = "notice-before-litigation"
+
 # (activity, start-to-close timeout): above each adapter's own HTTP timeout (SendGrid 10 s; registered
 # mail providers answer in up to 60 s), short enough that a worker dying mid-send is retried soon.
 ACTIVITY_FOR_CHANNEL = {
@@ -84,6 +87,9 @@ class InvoiceDunning:
             if isinstance(decision, Wait):
                 await self._wait(now, decision)
             elif isinstance(decision, RunStep):
+                notice = self.case.skipped_notice(decision)
+                if notice is not None and workflow.patched(NOTICE_BEFORE_LITIGATION):
+                    decision = self.case.notice_first(decision, notice, now)
                 await self._run_step(decision)
             elif isinstance(decision, ResendInvoice):
                 await self._resend_invoice(decision)

@@ -1,19 +1,22 @@
 """Record the histories the replay test checks: `python -m tests.histories.record`.
 
-Run it once per released workflow version and commit the JSON files it writes: they stand for the
+Record a new history with `python -m tests.histories.record NAME` and commit the JSON file: the files stand for the
 cases already running in production, which every later change to the workflow must still replay.
 """
 
 import asyncio
 import json
+import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import paris_date, send_slot
@@ -29,7 +32,43 @@ from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 HERE = Path(__file__).parent
 
 
-async def main() -> None:
+async def litigation(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
+    handle = await start_case(client, make_invoice(due, invoice_id="REPLAY-LITIGATION"), queue)
+    await handle.result()
+    return handle
+
+
+async def events(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
+    handle = await start_case(client, make_invoice(due, invoice_id="REPLAY-EVENTS"), queue)
+    await env.sleep(send_slot(due + timedelta(days=4)) + timedelta(hours=1) - await env.get_current_time())
+    await handle.signal("call_logged", CallLogged(step="level1_call", outcome="invoice_not_received"))
+    await handle.signal("dispute_opened", DisputeOpened(reason="missing delivery note"))
+    await handle.signal("dispute_resolved", DisputeResolved(outcome="credit_note", credited_amount="100.00"))
+    await handle.signal("promise_to_pay", PromiseToPay(promised_on=due + timedelta(days=20)))
+    await handle.signal(
+        "payment_received",
+        PaymentReceived(payment_id="P1", amount=Decimal("1100.00"), received_on=due + timedelta(days=5)),
+    )
+    await handle.result()
+    return handle
+
+
+async def late_start(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
+    handle = await start_case(client, make_invoice(due - timedelta(days=120), invoice_id="REPLAY-LATE"), queue)
+    await handle.result()
+    return handle
+
+
+RECORDERS = {
+    "2026-11-litigation": litigation,
+    "2026-11-dispute-credit-promise-paid": events,
+    "2026-11-late-start-notice-before-litigation": late_start,
+    # Recorded before the notice-before-litigation patch: replays on the old path (straight hand-over).
+    "2026-11-late-start-before-notice-patch": late_start,
+}
+
+
+async def main(names: list[str]) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=venv_binary("temporal-test-server"), data_converter=DATA_CONVERTER
     )
@@ -40,26 +79,14 @@ async def main() -> None:
         queue = f"record-{uuid.uuid4().hex[:6]}"
         worker = build_worker(env.client, queue, build_activities(ChannelSettings(var_dir=Path(var))), executor)
         async with worker:
-            today = paris_date(await env.get_current_time())
-            due = clear_due_date(today + timedelta(days=30))
-            unpaid = await start_case(env.client, make_invoice(due, invoice_id="REPLAY-LITIGATION"), queue)
-            await unpaid.result()
-            eventful = await start_case(env.client, make_invoice(due, invoice_id="REPLAY-EVENTS"), queue)
-            await env.sleep(send_slot(due + timedelta(days=4)) + timedelta(hours=1) - await env.get_current_time())
-            await eventful.signal("call_logged", CallLogged(step="level1_call", outcome="invoice_not_received"))
-            await eventful.signal("dispute_opened", DisputeOpened(reason="missing delivery note"))
-            await eventful.signal("dispute_resolved", DisputeResolved(outcome="credit_note", credited_amount="100.00"))
-            await eventful.signal("promise_to_pay", PromiseToPay(promised_on=due + timedelta(days=20)))
-            await eventful.signal(
-                "payment_received",
-                PaymentReceived(payment_id="P1", amount=Decimal("1100.00"), received_on=due + timedelta(days=5)),
-            )
-            await eventful.result()
-            for handle, name in ((unpaid, "litigation"), (eventful, "dispute-credit-promise-paid")):
+            for name in names:
+                today = paris_date(await env.get_current_time())
+                handle = await RECORDERS[name](env.client, queue, env, clear_due_date(today + timedelta(days=30)))
                 history = await handle.fetch_history()
-                (HERE / f"2026-11-{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+                (HERE / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
     await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # Only the histories named (all by default): a released version's history is never re-recorded.
+    asyncio.run(main(sys.argv[1:] or list(RECORDERS)))
