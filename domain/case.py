@@ -391,20 +391,18 @@ class CaseState(BaseModel):
             payment_id=p.payment_id, amount=p.amount, received_on=p.received_on, reference=p.reference
         )
         self.payments[p.payment_id] = record
-        self.record(
+        self._recorded(
             now,
             "payment_received",
             "bank",
-            ActionStatus.RECORDED,
             f"{p.amount} {self.invoice.currency} received {p.received_on} ({p.payment_id})",
         )
         if p.payment_id in self.early_reversals:
             record.reversed = True
-            self.record(
+            self._recorded(
                 now,
                 "payment_reversed",
                 "bank",
-                ActionStatus.RECORDED,
                 f"{p.payment_id} was reversed before it arrived: {self.early_reversals.pop(p.payment_id)}",
             )
         self._after_balance_change(now)
@@ -416,22 +414,17 @@ class CaseState(BaseModel):
             if r.payment_id in self.early_reversals:
                 return False
             self.early_reversals[r.payment_id] = r.reason
-            self.record(
-                now,
-                "payment_reversed",
-                "bank",
-                ActionStatus.RECORDED,
-                f"reversal of unknown payment {r.payment_id} kept until it arrives",
+            self._recorded(
+                now, "payment_reversed", "bank", f"reversal of unknown payment {r.payment_id} kept until it arrives"
             )
             return True
         if record.reversed:
             return False
         record.reversed = True
-        self.record(
+        self._recorded(
             now,
             "payment_reversed",
             "bank",
-            ActionStatus.RECORDED,
             f"{record.amount} {self.invoice.currency} ({r.payment_id}) reversed: {r.reason or 'no reason'}",
         )
         self._after_balance_change(now)
@@ -441,7 +434,7 @@ class CaseState(BaseModel):
         if self.dispute is not None or self.outcome is not None:
             return False
         self.dispute = DisputeState(reason=d.reason, opened_on=paris_date(now))
-        self.record(now, "dispute_opened", "customer", ActionStatus.RECORDED, d.reason)
+        self._recorded(now, "dispute_opened", "customer", d.reason)
         return True
 
     def resolve_dispute(self, now: datetime, d: DisputeResolved) -> bool:
@@ -452,7 +445,7 @@ class CaseState(BaseModel):
         if d.outcome == "credit_note" and d.credited_amount is not None:
             self.credits.append(d.credited_amount)
             detail = f"credit note of {d.credited_amount} {self.invoice.currency}"
-        self.record(now, "dispute_resolved", "customer", ActionStatus.RECORDED, detail)
+        self._recorded(now, "dispute_resolved", "customer", detail)
         self._resume_from(paris_date(now + DISPUTE_RESUME_DELAY))
         self._after_balance_change(now)
         return True
@@ -464,11 +457,10 @@ class CaseState(BaseModel):
         # A plan supersedes an earlier promise: its own dates now decide.
         self.promise = None
         total = sum((i.amount for i in p.installments), ZERO)
-        self.record(
+        self._recorded(
             now,
             "installment_plan_agreed",
             "customer",
-            ActionStatus.RECORDED,
             f"{len(p.installments)} installments totalling {total} {self.invoice.currency},"
             f" last due {p.installments[-1].due_on}",
         )
@@ -485,11 +477,10 @@ class CaseState(BaseModel):
             resume_at=send_slot(resume_day),
         )
         amount = f"{p.amount} {self.invoice.currency}" if p.amount is not None else "the balance"
-        self.record(
+        self._recorded(
             now,
             "promise_to_pay",
             "customer",
-            ActionStatus.RECORDED,
             f"{amount} promised for {p.promised_on}; reminders paused until {resume_day}",
         )
         return True
@@ -522,7 +513,7 @@ class CaseState(BaseModel):
             self.shift_days = 0
         if not changes:
             return False
-        self.record(now, "invoice_updated", "billing", ActionStatus.RECORDED, ", ".join(changes))
+        self._recorded(now, "invoice_updated", "billing", ", ".join(changes))
         self._after_balance_change(now)
         return True
 
@@ -530,33 +521,32 @@ class CaseState(BaseModel):
         if self.cancel_reason is not None or self.outcome is not None:
             return False
         self.cancel_reason = c.reason
-        self.record(now, "invoice_cancelled", "billing", ActionStatus.RECORDED, c.reason)
+        self._recorded(now, "invoice_cancelled", "billing", c.reason)
         return True
 
     def _after_balance_change(self, now: datetime) -> None:
         if self.balance <= 0 and self.settled_at is None:
             self.settled_at = now
             self.open_calls.clear()
-            self.record(
+            self._recorded(
                 now,
                 "settled",
                 "bank",
-                ActionStatus.RECORDED,
                 f"balance {self.balance} {self.invoice.currency}; watching {REVERSAL_WATCH.days} days"
                 " for a reversal before closing",
             )
         elif self.balance > 0 and self.settled_at is not None:
             self.settled_at = None
-            self.record(
-                now,
-                "reopened",
-                "bank",
-                ActionStatus.RECORDED,
-                f"balance back to {self.balance} {self.invoice.currency}: reminders resume",
+            self._recorded(
+                now, "reopened", "bank", f"balance back to {self.balance} {self.invoice.currency}: reminders resume"
             )
             self._resume_from(paris_date(now))
 
     # ------------------------------------------------------------------------------------ reading
+
+    def _recorded(self, now: datetime, step: str, channel: str, detail: str) -> None:
+        """An event that changed the case (payment, dispute, ...), as opposed to a ladder step."""
+        self.record(now, step, channel, ActionStatus.RECORDED, detail)
 
     def record(self, now: datetime, step: str, channel: str, status: ActionStatus, detail: str | None) -> None:
         self.actions.append(Action(step=step, channel=channel, at=now, status=status, detail=detail))
