@@ -27,11 +27,16 @@ def test_business_formal_notice_has_every_checklist_item(tmp_path: Path) -> None
     deadline = (NOTICE_DAY + timedelta(days=8)).date()
     assert "MISE EN DEMEURE DE PAYER" in html
     assert f"au plus tard le <strong>{deadline.day} mars 2026</strong>" in html
-    assert "Boulangerie Martin SARL" in html and "75011 Paris" in html
+    assert "Boulangerie Martin SARL" in html
+    assert "75011 Paris" in html
     assert "SIREN 732829320" in html
     assert "1\u202f200,00\xa0€" in html
-    assert "12,15 %" in html and "L441-10" in html and "D441-5" in html and "40,00\xa0€" in html
-    assert "injonction de payer" in html and "article 1344" in html
+    assert "12,15 %" in html
+    assert "L441-10" in html
+    assert "D441-5" in html
+    assert "40,00\xa0€" in html
+    assert "injonction de payer" in html
+    assert "article 1344" in html
     assert "RF69 F202 6004 2" in html
     assert "1231-6" not in html
 
@@ -40,6 +45,7 @@ def test_consumer_formal_notice_claims_interest_from_notice_and_no_indemnity(tmp
     html = formal_notice(tmp_path, kind="consumer", language="en", name="Claire <Durand>")
     assert "FORMAL NOTICE TO PAY" in html
     assert "1231-6" in html
-    assert "L441-10" not in html and "indemnity" not in html
+    assert "L441-10" not in html
+    assert "indemnity" not in html
     # Customer-supplied text is escaped in HTML letters.
     assert "Claire &lt;Durand&gt;" in html
