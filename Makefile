@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run worker test lint typecheck pytest clean
+.PHONY: install run worker test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ typecheck: install
 pytest: install
 	$(VENV)/bin/pytest -q
 
+## Throughput against the raw Temporal ceiling on an embedded dev server; writes BENCHMARKS.md.
+bench: install
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
