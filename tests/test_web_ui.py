@@ -3,36 +3,19 @@ workflow keeps current, the case summary and its current details."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import InvoiceCancelled, PaymentReceived
-from dunning import search_attributes as sa
-from dunning.binaries import venv_binary
 from dunning.cases import start_case
-from dunning.client import DATA_CONVERTER
 from dunning.settings import ChannelSettings
 from tests.conftest import make_invoice
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
-
-
-@pytest.fixture(scope="module")
-async def dev() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=list(sa.ALL),
-        data_converter=DATA_CONVERTER,
-        ui=False,
-    )
-    yield env
-    await env.shutdown()
 
 
 async def ids_matching(client: Client, query: str, expected: set[str]) -> set[str]:

@@ -17,8 +17,6 @@ from typer.testing import CliRunner
 from domain.calendar import start_of_day_utc
 from domain.models import InvoiceInput, Stage
 from dunning import search_attributes as sa
-from dunning.binaries import venv_binary
-from dunning.client import DATA_CONVERTER
 from dunning.settings import TemporalSettings
 from starter.api import IngressSettings, create_app
 from starter.cases import cases_query
@@ -27,18 +25,6 @@ from tests.conftest import make_invoice
 from tests.ingress.conftest import TOKEN, created
 
 _T = TypeVar("_T")
-
-
-@pytest.fixture(scope="module")
-async def dev() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=list(sa.ALL),
-        data_converter=DATA_CONVERTER,
-        ui=False,
-    )
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture
