@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from activities.outbox import Outbox
 from domain.calendar import paris_date
-from domain.models import DunningResult, InvoiceInput
+from domain.models import DunningResult, InvoiceCancelled, InvoiceInput
 from dunning import search_attributes
 from dunning.binaries import venv_binary
 from dunning.cases import start_case
@@ -161,3 +161,9 @@ def clear_due_date(after: date) -> date:
 def near(actual: datetime, expected: datetime) -> bool:
     """A timer fires at its instant, the action is stamped when the workflow task completes."""
     return expected <= actual < expected + timedelta(minutes=1)
+
+
+async def close_case(handle: WorkflowHandle[Any, DunningResult]) -> DunningResult:
+    """End a test's case by cancelling it, so its worker shuts down on a closed workflow."""
+    await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
+    return await handle.result()

@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from domain.models import CallLogged, CaseStatus, InvoiceCancelled, Stage
-from tests.conftest import Harness, advance_to, at_step, clear_due_date, make_invoice
+from domain.models import CallLogged, CaseStatus, Stage
+from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
 
 
 async def test_call_task_stays_open_until_logged_and_invoice_not_received_resends_once(harness: Harness) -> None:
@@ -17,8 +17,7 @@ async def test_call_task_stays_open_until_logged_and_invoice_not_received_resend
         await handle.signal("call_logged", logged)
         await advance_to(harness, at_step(due, 1))
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-        await handle.result()
+        await close_case(handle)
     assert waiting.open_calls == ["preventive_call"]
     assert waiting.stage is Stage.PREVENTIVE
     assert status.open_calls == []
@@ -38,8 +37,7 @@ async def test_call_reporting_a_dispute_pauses_the_ladder(harness: Harness) -> N
         await handle.signal("call_logged", CallLogged(step="level1_call", outcome="disputed", note="wrong price"))
         await advance_to(harness, at_step(due, 30))
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-        await handle.result()
+        await close_case(handle)
     assert status.stage is Stage.DISPUTED
     assert harness.sendgrid.steps() == ["preventive_email", "level1_email"]
     assert any(a.step == "dispute_opened" and a.detail == "wrong price" for a in status.actions)

@@ -16,9 +16,9 @@ from activities.ledger import SentLedger
 from domain.calendar import next_send_opportunity
 from domain.case import CaseState
 from domain.ladder import CURRENT_VERSION, Channel
-from domain.models import ActionStatus, CaseStatus, InvoiceCancelled, Outcome, PaymentReceived
+from domain.models import ActionStatus, CaseStatus, Outcome, PaymentReceived
 from dunning.settings import Creditor
-from tests.conftest import Harness, advance_to, at_step, clear_due_date, make_invoice
+from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,8 +90,7 @@ async def test_provider_5xx_is_retried_and_sent_once(harness: Harness) -> None:
         handle = await harness.start(make_invoice(today + timedelta(days=10)))
         await advance_to(harness, next_send_opportunity(await harness.now()) + timedelta(hours=2))
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-        await handle.result()
+        await close_case(handle)
     assert [r["answer"] for r in harness.sendgrid.requests] == [503, 429, 202]
     preventive = next(a for a in status.actions if a.step == "preventive_email")
     assert preventive.status is ActionStatus.SENT
@@ -104,8 +103,7 @@ async def test_provider_4xx_is_not_retried_and_the_ladder_goes_on(harness: Harne
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, at_step(due, 1))
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-        await handle.result()
+        await close_case(handle)
     assert harness.sendgrid.steps() == ["preventive_email", "level1_email"]
     preventive = next(a for a in status.actions if a.step == "preventive_email")
     assert preventive.status is ActionStatus.FAILED

@@ -15,7 +15,7 @@ from domain.models import (
     PromiseToPay,
     Stage,
 )
-from tests.conftest import Harness, advance_to, at_step, clear_due_date, make_invoice, near
+from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice, near
 
 
 def ladder_steps(status: CaseStatus) -> list[str]:
@@ -39,8 +39,7 @@ async def test_dispute_pauses_then_credit_note_lowers_balance_and_resumes_after_
         resumed = await handle.query("status", result_type=CaseStatus)
         await advance_to(harness, send_slot(resolved_on + timedelta(days=20)))
         later = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-        await handle.result()
+        await close_case(handle)
     assert paused.stage is Stage.DISPUTED
     assert paused.next_action is None
     # Nothing was sent during the 38 days of dispute.
@@ -68,8 +67,7 @@ async def test_dispute_rejected_resumes_the_ladder(harness: Harness) -> None:
         await advance_to(harness, at_step(due, 12))
         await handle.signal("dispute_resolved", DisputeResolved(outcome="rejected"))
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-        await handle.result()
+        await close_case(handle)
     assert status.stage is Stage.LEVEL_2
     assert status.balance == Decimal("1200.00")
     assert status.next_action is not None
@@ -126,8 +124,7 @@ async def test_broken_installment_plan_resumes_escalation_at_level_2(harness: Ha
         )
         await advance_to(harness, send_slot(first + timedelta(days=4)))
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-        await handle.result()
+        await close_case(handle)
     check = next(a for a in status.actions if a.step == "installment_check")
     assert "missed" in (check.detail or "")
     assert near(check.at, send_slot(first + timedelta(days=3)))
@@ -169,8 +166,7 @@ async def test_promise_broken_resumes_two_business_days_after_the_date(harness: 
         await handle.signal("promise_to_pay", PromiseToPay(promised_on=promised_on, amount="1200.00"))
         await advance_to(harness, send_slot(promised_on + timedelta(days=10)))
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-        await handle.result()
+        await close_case(handle)
     resume_at = send_slot(add_business_days(promised_on, 2))
     check = next(a for a in status.actions if a.step == "promise_check")
     assert near(check.at, resume_at)

@@ -8,7 +8,7 @@ import pytest
 from domain.calendar import paris_date
 from domain.ladder import STANDARD
 from domain.models import CaseStatus, Outcome, PaymentReceived, PaymentReversed, Stage
-from tests.conftest import Harness, advance_to, at_step, clear_due_date, make_invoice
+from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
 
 PAYMENT_POINTS = [
     (None, Stage.SCHEDULED),
@@ -62,8 +62,7 @@ async def test_partial_payment_lowers_balance_and_ladder_goes_on(harness: Harnes
         )
         await advance_to(harness, at_step(due, 8))
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", {"reason": "test over"})
-        await handle.result()
+        await close_case(handle)
     assert status.paid == Decimal("200.00")
     assert status.balance == Decimal("1000.00")
     assert status.stage is Stage.LEVEL_2
@@ -108,8 +107,7 @@ async def test_duplicate_payment_and_event_ids_count_once(harness: Harness) -> N
         await handle.signal("payment_received", replayed)
         await handle.signal("payment_received", {**replayed, "payment_id": "BANK-3"})
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", {"reason": "test over"})
-        await handle.result()
+        await close_case(handle)
     assert status.paid == Decimal("400.00")
     assert status.balance == Decimal("800.00")
     assert [a.step for a in status.actions].count("payment_received") == 2
@@ -133,8 +131,7 @@ async def test_reversal_after_settlement_reopens_the_case(harness: Harness) -> N
         reopened = await handle.query("status", result_type=CaseStatus)
         await advance_to(harness, at_step(due, 25))
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", {"reason": "test over"})
-        await handle.result()
+        await close_case(handle)
     assert settled.stage is Stage.SETTLED
     assert reopened.stage is Stage.LEVEL_1
     assert reopened.balance == invoice.amount
@@ -163,7 +160,6 @@ async def test_reversal_before_its_payment_is_kept_and_applied(harness: Harness)
             PaymentReceived(payment_id="P9", amount=invoice.amount, received_on=await harness.today()),
         )
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", {"reason": "test over"})
-        await handle.result()
+        await close_case(handle)
     assert status.paid == Decimal("0.00")
     assert status.stage is Stage.SCHEDULED

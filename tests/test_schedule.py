@@ -4,8 +4,8 @@ from datetime import date, timedelta
 
 from domain.calendar import is_business_day, next_business_day, paris_date, send_slot
 from domain.ladder import BAD_PAYER
-from domain.models import CaseStatus, InvoiceCancelled, InvoiceUpdated, Stage
-from tests.conftest import Harness, advance_to, at_step, clear_due_date, make_invoice, near
+from domain.models import CaseStatus, InvoiceUpdated, Stage
+from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice, near
 
 
 async def test_late_start_runs_only_the_latest_due_step(harness: Harness) -> None:
@@ -15,8 +15,7 @@ async def test_late_start_runs_only_the_latest_due_step(harness: Harness) -> Non
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, send_slot(today + timedelta(days=1)) + timedelta(hours=1))
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-        await handle.result()
+        await close_case(handle)
     done = [a for a in status.actions if a.channel != "billing"]
     skipped = [a.step for a in done if a.status == "skipped"]
     ran = [a.step for a in done if a.status != "skipped"]
@@ -45,8 +44,7 @@ async def test_steps_move_off_weekends_and_holidays(harness: Harness) -> None:
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, send_slot(date(year + 1, 1, 10)))
         status = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-        await handle.result()
+        await close_case(handle)
     level1 = next(a for a in status.actions if a.step == "level1_email")
     assert near(level1.at, send_slot(next_business_day(date(year, 12, 26))))
     for action in status.actions:
@@ -78,8 +76,7 @@ async def test_new_due_date_reschedules_the_remaining_steps(harness: Harness) ->
         status = await handle.query("status", result_type=CaseStatus)
         await advance_to(harness, at_step(new_due, 1))
         later = await handle.query("status", result_type=CaseStatus)
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-        await handle.result()
+        await close_case(handle)
     assert status.due_on == new_due
     assert status.balance == 1500
     assert status.next_action is not None
@@ -107,8 +104,7 @@ async def test_business_customers_are_told_penalties_and_indemnity_consumers_are
         handles = [await harness.start(business), await harness.start(consumer)]
         await advance_to(harness, at_step(due, 35))
         for handle in handles:
-            await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-            await handle.result()
+            await close_case(handle)
     by_recipient: dict[str, dict[str, str]] = {}
     for request in harness.sendgrid.requests:
         by_recipient.setdefault(request["to"], {})[request["custom_args"]["step"]] = request["text"]

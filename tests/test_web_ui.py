@@ -11,10 +11,10 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from domain.models import InvoiceCancelled, PaymentReceived
+from domain.models import PaymentReceived
 from dunning.cases import start_case
 from dunning.settings import ChannelSettings
-from tests.conftest import make_invoice
+from tests.conftest import close_case, make_invoice
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 
 
@@ -65,7 +65,6 @@ async def test_search_attributes_summary_and_details_follow_the_case(dev: Workfl
                 f"{by_customer} AND DueDate >= '{invoice.due_on}T00:00:00Z' AND DueDate < '{next_day}T00:00:00Z'"
             )
             assert await ids_matching(client, due_filter, {wid}) == {wid}
-            await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
-            await handle.result()
+            await close_case(handle)
     closed = f"{by_customer} AND DunningStage = 'cancelled'"
     assert await ids_matching(client, closed, {wid}) == {wid}
