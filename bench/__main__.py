@@ -123,7 +123,7 @@ class Phases:
         # time; the product code runs unchanged.
         with (
             mock.patch.object(
-                reconcile_module, "open_invoices", self.timed("status queries", reconcile_module.open_invoices)
+                reconcile_module, "open_invoices", self.timed("open cases read", reconcile_module.open_invoices)
             ),
             mock.patch.object(reconcile_module, "send_pending", self.timed("signals", reconcile_module.send_pending)),
         ):

@@ -62,6 +62,7 @@ class Dispatcher:
             if isinstance(event, InvoiceCreated):
                 outcome = await self.start(event.data.to_input(), event.event_id)
             else:
+                self.store.mark_unconfirmed([event.invoice_id])
                 outcome = await self.send(event.invoice_id, event.signal_name, event.signal())
         self.store.mark_applied(event.event_id, outcome.value)
         return outcome

@@ -4,10 +4,12 @@
   otherwise the simple CSV of `starter.bank.csv_format`.
 - A file with errors imports nothing (`BankFileRejected`, every error named by entry and element)
   unless `partial=True`: then its valid lines are imported and the errors are returned in the result.
-- Current balances come from each candidate case's `status` query (bounded concurrency), not from
-  visibility: search attributes lag and the reconciler must not allocate money on a stale balance.
-  Candidates are the invoices of the ingress registry (`starter.store`); a case seen closed is retired
-  from it, so a payment quoting a settled and closed invoice goes to the unmatched queue for a person.
+- Current balances come from visibility (`AmountDue`, `DueDate` of the running cases, read in pages)
+  where it is known to be current, and from the case's `status` query where it may lag: a case the
+  ingress signalled since it last read it, or one visibility does not list yet. The reconciler never
+  allocates money on a balance older than a signal it sent. Candidates are the invoices of the
+  ingress registry (`starter.store`); a case seen closed is retired from it, so a payment quoting a
+  settled and closed invoice goes to the unmatched queue for a person.
 - Signals go out through the journal's outbox (see `starter.bank.journal`): recorded first, sent,
   then marked. Anything left unsent by a crash is sent by the next import or assignment. Their event
   ids derive from the bank line's payment id, so a re-send changes nothing in the workflow.
@@ -16,12 +18,16 @@
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
-from temporalio.client import WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import CaseStatus, PaymentReceived, PaymentReversed, workflow_id_for
+from domain.models import CaseStatus, InvoiceInput, PaymentReceived, PaymentReversed, workflow_id_for
+from domain.money import CENT
+from dunning import search_attributes as sa
 from starter.bank import (
     Allocation,
     BankFileError,
@@ -39,6 +45,9 @@ from starter.bank.journal import PendingSignal
 from starter.dispatch import Applied, Dispatcher
 
 DEFAULT_CONCURRENCY = 16
+# Signals confirmed sent per journal commit: a crash re-sends at most this many, which the cases ignore.
+_MARK_BATCH = 500
+_PREFIX = workflow_id_for("")
 
 
 @dataclass
@@ -61,10 +70,28 @@ def parse_bank_file(data: bytes, source: str) -> ParsedFile:
 
 
 async def open_invoices(dispatcher: Dispatcher, *, concurrency: int = DEFAULT_CONCURRENCY) -> list[OpenInvoice]:
-    """Registry invoices whose case runs, with the balance and due date the case has now."""
+    """Registry invoices whose case runs, with the balance and due date the case has now.
+
+    Read in bulk from visibility (one page per 1,000 running cases), except for the cases visibility
+    cannot vouch for, which are asked by `status` query: those signalled since they were last read
+    (`unconfirmed` in the store: the worker may not have applied the signal yet) and those visibility
+    does not list as running (just started, or closed: then retired from the registry).
+    """
+    registry = {invoice.invoice_id: invoice for invoice in dispatcher.store.active_invoices()}
+    unconfirmed = dispatcher.store.unconfirmed()
+    listed = await _running_cases(dispatcher.client)
+    found: list[OpenInvoice] = []
+    to_query: list[str] = []
+    for invoice_id, invoice in registry.items():
+        row = listed.get(invoice_id)
+        if row is None or invoice_id in unconfirmed:
+            to_query.append(invoice_id)
+        else:
+            found.append(_open_invoice(invoice, *row))
+
     limit = asyncio.Semaphore(concurrency)
 
-    async def one(invoice_id: str) -> CaseStatus | None:
+    async def ask(invoice_id: str) -> CaseStatus | None:
         async with limit:
             handle = dispatcher.client.get_workflow_handle(workflow_id_for(invoice_id))
             try:
@@ -77,27 +104,45 @@ async def open_invoices(dispatcher: Dispatcher, *, concurrency: int = DEFAULT_CO
                 return None
             return status
 
-    invoices = dispatcher.store.active_invoices()
-    statuses = await asyncio.gather(*(one(invoice.invoice_id) for invoice in invoices))
-    found = []
-    for invoice, status in zip(invoices, statuses, strict=True):
+    statuses = await asyncio.gather(*(ask(invoice_id) for invoice_id in to_query))
+    confirmed: dict[str, int] = {}
+    for invoice_id, status in zip(to_query, statuses, strict=True):
         if status is None:
-            continue
+            continue  # not started yet: its marks stay for the signals flushed when it starts
+        if invoice_id in unconfirmed:
+            confirmed[invoice_id] = unconfirmed[invoice_id]
         if status.outcome is not None:
-            dispatcher.store.retire_invoice(invoice.invoice_id)
+            dispatcher.store.retire_invoice(invoice_id)
             continue
-        found.append(
-            OpenInvoice(
-                invoice_id=invoice.invoice_id,
-                customer_id=invoice.customer.customer_id,
-                customer_name=invoice.customer.name,
-                payment_reference=invoice.payment_reference,
-                balance=status.balance,
-                currency=status.currency,
-                due_on=status.due_on,
-            )
-        )
+        found.append(_open_invoice(registry[invoice_id], status.balance, status.due_on))
+    dispatcher.store.confirm(confirmed)
     return found
+
+
+async def _running_cases(client: Client) -> dict[str, tuple[Decimal, date]]:
+    """Invoice id -> (AmountDue, DueDate) of every running case, from visibility."""
+    rows: dict[str, tuple[Decimal, date]] = {}
+    query = "WorkflowType = 'InvoiceDunning' AND ExecutionStatus = 'Running'"
+    async for execution in client.list_workflows(query, page_size=1000):
+        attributes = execution.typed_search_attributes
+        amount, due = attributes.get(sa.AMOUNT_DUE), attributes.get(sa.DUE_DATE)
+        if amount is None or due is None or not execution.id.startswith(_PREFIX):
+            continue  # not one of ours as started by `start_case`: the status query will tell
+        # A float of two-decimal amounts: its shortest repr is the decimal the case published.
+        rows[execution.id.removeprefix(_PREFIX)] = (Decimal(repr(amount)).quantize(CENT), due.date())
+    return rows
+
+
+def _open_invoice(invoice: InvoiceInput, balance: Decimal, due_on: date) -> OpenInvoice:
+    return OpenInvoice(
+        invoice_id=invoice.invoice_id,
+        customer_id=invoice.customer.customer_id,
+        customer_name=invoice.customer.name,
+        payment_reference=invoice.payment_reference,
+        balance=balance,
+        currency=invoice.currency,
+        due_on=due_on,
+    )
 
 
 async def import_bank_file(
@@ -152,7 +197,9 @@ async def send_pending(
     by_invoice: defaultdict[str | None, list[PendingSignal]] = defaultdict(list)
     for pending in journal.pending_signals():
         by_invoice[pending.signal.invoice_id].append(pending)
+    dispatcher.store.mark_unconfirmed(invoice_id for invoice_id in by_invoice if invoice_id is not None)
     counts: defaultdict[str, int] = defaultdict(int)
+    sent: list[int] = []
     limit = asyncio.Semaphore(concurrency)
 
     async def one_invoice(invoice_id: str | None, signals: list[PendingSignal]) -> None:
@@ -160,9 +207,15 @@ async def send_pending(
             for pending in signals:
                 if invoice_id is not None:  # a reversal of a queued line pays back no invoice
                     counts[(await _send(dispatcher, invoice_id, pending)).value] += 1
-                journal.mark_signalled(pending.seq)
+                sent.append(pending.seq)
+                if len(sent) >= _MARK_BATCH:
+                    journal.mark_signalled(sent)
+                    sent.clear()
 
-    await asyncio.gather(*(one_invoice(invoice_id, signals) for invoice_id, signals in by_invoice.items()))
+    try:
+        await asyncio.gather(*(one_invoice(invoice_id, signals) for invoice_id, signals in by_invoice.items()))
+    finally:
+        journal.mark_signalled(sent)  # what a failure leaves unmarked is sent again, harmlessly
     return dict(counts)
 
 

@@ -7,22 +7,27 @@
   so these wait here for a person (`dunning events closed`); never dropped.
 - `invoice`: the invoice facts bank matching needs (customer name, RF reference, currency) from
   `invoice.created`, kept current by `invoice.updated`. Balances are NOT kept here: they live in the
-  workflow and are queried at reconciliation time. An invoice is retired (no longer a matching
-  candidate) once cancelled or once its case is seen closed, so reconciliation does not query (and
-  replay) every closed case again each morning.
+  workflow (see `starter.reconcile.open_invoices` for how they are read). An invoice is retired (no
+  longer a matching candidate) once cancelled or once its case is seen closed, so reconciliation
+  does not look at every closed case again each morning.
+- `unconfirmed`: one row per signal sent to a case (marked before sending) whose effect has not been
+  read back from the case since. Visibility lags the case by as long as the worker takes to apply a
+  signal, so the balance of a case with such a row is read by a `status` query, which sees every
+  signal already delivered; the rows up to that read are then deleted.
 - `applied`: event ids already applied, so a repeated event is reported as a duplicate without a round
   trip. Only an optimisation and a count: the workflow deduplicates on the event id anyway, which is
   what makes a crash between applying and recording harmless.
 """
 
 import json
-import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 from domain.models import InvoiceInput
+from starter import sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
@@ -48,6 +53,11 @@ CREATE TABLE IF NOT EXISTS invoice (
     active INTEGER NOT NULL DEFAULT 1,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS unconfirmed (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    invoice_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS unconfirmed_invoice ON unconfirmed (invoice_id, seq);
 CREATE TABLE IF NOT EXISTS applied (
     event_id TEXT PRIMARY KEY,
     outcome TEXT NOT NULL,
@@ -78,11 +88,7 @@ class ClosedEvent:
 class IngressStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit: every statement below is a self-contained change.
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA busy_timeout = 5000")
-        self._db.executescript(_SCHEMA)
+        self._db = sqlite.connect(path, _SCHEMA)
 
     @classmethod
     def in_dir(cls, var_dir: Path) -> "IngressStore":
@@ -167,6 +173,23 @@ class IngressStore:
 
     def retire_invoice(self, invoice_id: str) -> None:
         self._db.execute("UPDATE invoice SET active = 0, updated_at = ? WHERE invoice_id = ?", (_now(), invoice_id))
+
+    # --------------------------------------------------------------------------- unconfirmed signals
+
+    def mark_unconfirmed(self, invoice_ids: Iterable[str]) -> None:
+        """Before signalling these cases: their search attributes may lag until read back."""
+        with sqlite.transaction(self._db):  # one commit, however many cases
+            self._db.executemany("INSERT INTO unconfirmed (invoice_id) VALUES (?)", [(i,) for i in invoice_ids])
+
+    def unconfirmed(self) -> dict[str, int]:
+        """Invoice id -> the last mark to clear once the case has been read back."""
+        rows = self._db.execute("SELECT invoice_id, MAX(seq) FROM unconfirmed GROUP BY invoice_id")
+        return dict(rows.fetchall())
+
+    def confirm(self, confirmed: Mapping[str, int]) -> None:
+        """The cases were read after these marks: a mark made since (a signal sent during the read) stays."""
+        with sqlite.transaction(self._db):
+            self._db.executemany("DELETE FROM unconfirmed WHERE invoice_id = ? AND seq <= ?", list(confirmed.items()))
 
     def invoice(self, invoice_id: str) -> InvoiceInput | None:
         row = self._db.execute("SELECT body FROM invoice WHERE invoice_id = ?", (invoice_id,)).fetchone()

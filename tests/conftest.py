@@ -44,15 +44,19 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest.fixture(scope="module")
-async def dev() -> AsyncIterator[WorkflowEnvironment]:
-    """A real dev server, for what the time-skipping one lacks: visibility (list_workflows)."""
-    env = await WorkflowEnvironment.start_local(
+async def start_dev_server() -> WorkflowEnvironment:
+    """A real dev server (in memory), for what the time-skipping one lacks: visibility (list_workflows)."""
+    return await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         search_attributes=list(search_attributes.ALL),
         data_converter=DATA_CONVERTER,
         ui=False,
     )
+
+
+@pytest.fixture(scope="module")
+async def dev() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_dev_server()
     yield env
     await env.shutdown()
 

@@ -8,7 +8,7 @@ Typical import (see journal.py for why the plan is committed before signalling):
     plan = reconcile(parsed.lines, open_invoices, journal)
     journal.commit(plan)
     for pending in journal.pending_signals():
-        ...  # signal the invoice workflow, then journal.mark_signalled(pending.seq)
+        ...  # signal the invoice workflow, then journal.mark_signalled([pending.seq])
 """
 
 from starter.bank.camt import parse_camt

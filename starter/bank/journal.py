@@ -7,7 +7,7 @@ Crash safety: the plan is recorded BEFORE anything is signalled (transactional o
     journal.commit(plan)                    # one SQLite transaction: lines, allocations, queue, outbox
     for pending in journal.pending_signals():
         send(pending.signal)                # payment_received / payment_reversed
-        journal.mark_signalled(pending.seq)
+        journal.mark_signalled([pending.seq])  # or a batch of them: a re-send is harmless
 
 A plan depends on the balances it was computed from, and signalling changes them: re-planning after
 a crash in the middle of signalling could allocate the same money differently and the journal would
@@ -18,8 +18,7 @@ no longer say what the workflows were told. Recording first makes the plan final
 """
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from os import PathLike
@@ -27,6 +26,7 @@ from types import TracebackType
 
 from pydantic import TypeAdapter
 
+from starter import sqlite
 from starter.bank.lines import BankLine
 from starter.bank.matching import (
     Allocation,
@@ -92,10 +92,7 @@ class Journal:
     """SQLite journal of imports; see the module docstring for the commit protocol."""
 
     def __init__(self, path: str | PathLike[str]) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.executescript(_SCHEMA)
+        self._db = sqlite.connect(path, _SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -113,7 +110,7 @@ class Journal:
         now = _now()
         payer_ibans = {line.payment_id: line.payer_iban for line in plan.lines}
         try:
-            with self._transaction():
+            with sqlite.transaction(self._db):
                 self._db.executemany(
                     "INSERT INTO line VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)",
                     [
@@ -150,8 +147,10 @@ class Journal:
         rows = self._db.execute("SELECT seq, body FROM outbox WHERE signalled_at IS NULL ORDER BY seq")
         return [PendingSignal(seq=seq, signal=_SIGNAL.validate_json(body)) for seq, body in rows]
 
-    def mark_signalled(self, seq: int) -> None:
-        self._db.execute("UPDATE outbox SET signalled_at = ? WHERE seq = ?", (_now(), seq))
+    def mark_signalled(self, seqs: Iterable[int]) -> None:
+        now = _now()
+        with sqlite.transaction(self._db):
+            self._db.executemany("UPDATE outbox SET signalled_at = ? WHERE seq = ?", [(now, seq) for seq in seqs])
 
     def unmatched(self) -> list[LineReason]:
         """The open queue: lines no rule could place and reversals of no known payment."""
@@ -177,7 +176,7 @@ class Journal:
         The whole amount goes to the invoice (overpaid if more than its balance). Queued reversals are
         not assignable to an invoice: they need the payment they cancel, which a person must find.
         """
-        with self._transaction():
+        with sqlite.transaction(self._db):
             line = self.get_unmatched(line_id).line
             if line.direction != "credit" or line.reversal:
                 raise ValueError(f"{line_id} is not an incoming payment")
@@ -255,17 +254,6 @@ class Journal:
             " GROUP BY payer_iban HAVING COUNT(DISTINCT customer_id) = 1"
         )
         return dict(rows.fetchall())
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        # IMMEDIATE takes the write lock up front, so two importers cannot interleave their checks.
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
 
 def reconcile(

@@ -63,7 +63,7 @@ def import_file(journal: Journal) -> ImportFile:
         plan = reconcile(parsed.lines, invoices, journal)
         journal.commit(plan)
         for pending in journal.pending_signals():
-            journal.mark_signalled(pending.seq)
+            journal.mark_signalled([pending.seq])
         return plan, apply_plan(invoices, plan)
 
     return run

@@ -155,7 +155,7 @@ def test_crash_after_commit_resends_the_same_signals(tmp_path: Path, invoices: l
         plan = reconcile(parsed.lines, invoices, journal)
         journal.commit(plan)
         first = journal.pending_signals()[0]
-        journal.mark_signalled(first.seq)
+        journal.mark_signalled([first.seq])
     # ...crash while signalling; the next run re-imports the file and drains the outbox.
     with Journal(path) as journal:
         again = reconcile(parsed.lines, invoices, journal)

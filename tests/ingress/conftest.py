@@ -1,5 +1,6 @@
-"""Ingress fixtures: a dispatcher on the time-skipping server, the API on an httpx client, samples."""
+"""Ingress fixtures: a dispatcher on the test's server, the API on an httpx client, the CLI, samples."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -7,21 +8,17 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
 
 from domain.models import CaseStatus, InvoiceInput
-from dunning import search_attributes
-from dunning.binaries import venv_binary
-from dunning.client import DATA_CONVERTER
-from dunning.settings import ChannelSettings, TemporalSettings
+from dunning.settings import TemporalSettings
 from starter.api import IngressSettings, create_app
 from starter.bank import Journal
+from starter.cli import app as cli
 from starter.dispatch import Dispatcher
 from starter.reconcile import journal_path
 from starter.store import IngressStore
 from tests.conftest import Harness
-from tests.fake_sendgrid import FakeSendGrid
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "test-token-0123456789"
@@ -83,21 +80,14 @@ def event(event_id: str, type_: str, invoice_id: str, **data: Any) -> dict[str, 
 
 
 @pytest.fixture
-async def sample_harness(sendgrid: FakeSendGrid, tmp_path: Path) -> AsyncIterator[Harness]:
-    """A fresh time-skipping server: the shared samples have fixed invoice ids, and a closed case's id
-    is never reused (REJECT_DUPLICATE), so each test of them needs its own server."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=DATA_CONVERTER
-    )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(namespace=env.client.namespace, search_attributes=search_attributes.indexed_types())
-    )
-    settings = ChannelSettings(sendgrid_api_key="SG.test-key", sendgrid_api_host=sendgrid.url, var_dir=tmp_path / "var")
-    yield Harness(env, env.client, "tq-samples", sendgrid, settings)
-    await env.shutdown()
+def cli_env(monkeypatch: pytest.MonkeyPatch, settings: IngressSettings) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", settings.temporal.address)
+    monkeypatch.setenv("DUNNING_TASK_QUEUE", settings.temporal.task_queue)
+    monkeypatch.setenv("DUNNING_VAR_DIR", str(settings.var_dir))
+    monkeypatch.setenv("COLUMNS", "200")
 
 
-@pytest.fixture
-def sample_dispatcher(sample_harness: Harness, var_dir: Path) -> Iterator[Dispatcher]:
-    with IngressStore.in_dir(var_dir) as store:
-        yield Dispatcher(sample_harness.client, store, sample_harness.task_queue)
+async def invoke(*args: str) -> tuple[int, str]:
+    """Run `dunning ARGS` in a thread: each command runs its own event loop."""
+    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+    return result.exit_code, result.output

@@ -1,27 +1,43 @@
-"""Bank reconciliation end to end on the time-skipping server: the shared samples, each matching rule,
-partial and over-payments, a reversal, double imports, malformed files, manual assignment."""
+"""Bank reconciliation end to end on a real dev server (the import lists the running cases through
+visibility, which the time-skipping server lacks): the shared samples, each matching rule, partial and
+over-payments, a reversal, double imports, malformed files, manual assignment, the CLI."""
 
-from datetime import timedelta
+import json
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
 
 from domain.models import Stage
+from dunning.settings import ChannelSettings
 from starter.bank import BankFileRejected, Journal
 from starter.dispatch import Dispatcher
 from starter.importer import import_items, parse_invoice_jsonl
-from starter.reconcile import import_bank_file
-from tests.conftest import Harness, make_invoice
-from tests.ingress.conftest import FIXTURES, created, status_of
+from starter.reconcile import import_bank_file, open_invoices
+from tests.conftest import Harness, make_invoice, start_dev_server
+from tests.fake_sendgrid import FakeSendGrid
+from tests.ingress.conftest import FIXTURES, created, event, invoke, status_of
 
 ZERO = Decimal("0.00")
 
 
+@pytest.fixture
+async def harness(sendgrid: FakeSendGrid, tmp_path: Path) -> AsyncIterator[Harness]:
+    """A dev server per test: the samples' invoice ids are fixed, and a closed case's id is never reused."""
+    env = await start_dev_server()
+    settings = ChannelSettings(sendgrid_api_key="SG.test-key", sendgrid_api_host=sendgrid.url, var_dir=tmp_path / "var")
+    yield Harness(env, env.client, "tq-bank", sendgrid, settings)
+    await env.shutdown()
+
+
 async def _load_samples(dispatcher: Dispatcher) -> None:
-    # The samples are due in early 2026; moved a year on, the cases wait quietly during the test.
+    # The samples are due in early 2026; moved to next year, the cases wait quietly during the test.
+    year = f"{date.today().year + 1}-"
     lines = [
-        line.replace('"due_on": "2026-', '"due_on": "2027-').replace('"issued_on": "2026-', '"issued_on": "2027-')
+        line.replace('"due_on": "2026-', f'"due_on": "{year}').replace('"issued_on": "2026-', f'"issued_on": "{year}')
         for line in (FIXTURES / "invoices-sample.jsonl").read_text().splitlines()
     ]
     summary = await import_items(lambda: parse_invoice_jsonl(lines), dispatcher, concurrency=4)
@@ -33,10 +49,7 @@ async def _balances(harness: Harness) -> dict[str, Decimal]:
     return {iid: (await status_of(harness, iid)).balance for iid in ids}
 
 
-async def test_camt053_sample_then_again(
-    sample_harness: Harness, sample_dispatcher: Dispatcher, journal: Journal
-) -> None:
-    harness, dispatcher = sample_harness, sample_dispatcher
+async def test_camt053_sample_then_again(harness: Harness, dispatcher: Dispatcher, journal: Journal) -> None:
     data = (FIXTURES / "camt053-sample.xml").read_bytes()
     async with harness.worker():
         await _load_samples(dispatcher)
@@ -72,9 +85,8 @@ async def test_camt053_sample_then_again(
 
 
 async def test_camt054_then_camt053_counts_nothing_twice(
-    sample_harness: Harness, sample_dispatcher: Dispatcher, journal: Journal
+    harness: Harness, dispatcher: Dispatcher, journal: Journal
 ) -> None:
-    harness, dispatcher = sample_harness, sample_dispatcher
     async with harness.worker():
         await _load_samples(dispatcher)
         first = await import_bank_file(
@@ -149,9 +161,8 @@ async def test_csv_statement_rules_and_manual_assignment(harness: Harness, api: 
 
 
 async def test_malformed_files_are_rejected_with_entry_and_element(
-    sample_harness: Harness, sample_dispatcher: Dispatcher, journal: Journal
+    harness: Harness, dispatcher: Dispatcher, journal: Journal
 ) -> None:
-    harness, dispatcher = sample_harness, sample_dispatcher
     good = (FIXTURES / "camt053-sample.xml").read_text()
     broken = good.replace('<Amt Ccy="EUR">2800.00</Amt>', '<Amt Ccy="EUR">28OO.00</Amt>', 1)
     assert broken != good
@@ -172,6 +183,81 @@ async def test_malformed_files_are_rejected_with_entry_and_element(
         assert [str(e) for e in partial.errors] == [message.splitlines()[1].strip()]
         assert (await status_of(harness, "F-2026-0042")).balance == ZERO
         assert (await status_of(harness, "F-2026-0060")).balance == Decimal("2500.00")  # entry 6 skipped
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_bank_import_unmatched_and_assign(harness: Harness, tmp_path: Path) -> None:
+    today = await harness.today()
+    invoice = make_invoice(today + timedelta(days=40), payment_reference=None)
+    iid = invoice.invoice_id
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(created(invoice)) + "\n")
+    statement = tmp_path / "bank.csv"
+    statement.write_text(
+        "date,amount,reference,payer,bank_ref\n"
+        f"{today},200.00,facture {iid},MARTIN,K-1\n"
+        f"{today},abc,?,X,K-2\n"
+        f"{today},50.00,acompte,INCONNU,K-3\n"
+    )
+    async with harness.worker():
+        assert (await invoke("events", "import", str(events)))[0] == 0
+        code, output = await invoke("bank", "import", str(statement))
+        assert code == 1
+        assert "bank.csv: 1 error(s), nothing imported:" in output
+        assert "bank.csv line 3, amount: 'abc' is not an amount" in output
+        assert "Fix the file, or import its valid entries with --partial." in output
+        assert (await status_of(harness, iid)).paid == Decimal("0.00")
+
+        code, output = await invoke("bank", "import", str(statement), "--partial")
+        assert code == 0, output
+        assert "skipped: bank.csv line 3, amount: 'abc' is not an amount" in output
+        assert (await status_of(harness, iid)).paid == Decimal("200.00")
+
+        code, output = await invoke("bank", "unmatched")
+        assert code == 0
+        assert "acompte" in output
+        line_id = "-/K-3"
+        assert line_id in output
+        # Lines of a CSV without an account IBAN have ids starting with "-": end the options first.
+        code, output = await invoke("bank", "assign", "--", line_id, iid)
+        assert code == 0, output
+        assert f"50.00 EUR put on {iid}: partially_paid" in output
+        assert (await status_of(harness, iid)).paid == Decimal("250.00")
+
+        code, output = await invoke("bank", "import", str(statement), "--partial")
+        assert code == 0
+        assert (await status_of(harness, iid)).paid == Decimal("250.00")  # the same file again: nothing
+
+
+async def test_a_case_signalled_since_it_was_read_is_asked_not_listed(
+    harness: Harness, api: httpx.AsyncClient, dispatcher: Dispatcher
+) -> None:
+    today = await harness.today()
+    roux = {"customer_id": "C-0500", "name": "Atelier Roux"}
+    paid, other = (
+        make_invoice(today + timedelta(days=60), payment_reference=None, amount="100.00", customer=roux)
+        for _ in range(2)
+    )
+    pay = event("e-pay", "payment.received", paid.invoice_id, payment_id="P-1", amount="100.00", received_on=str(today))
+    # No worker yet: the payment is in the case's history but not applied, so visibility still
+    # lists 100.00 due on both invoices.
+    response = await api.post("/events", json=[created(paid), created(other), pay])
+    assert [r["outcome"] for r in response.json()["results"]] == ["started", "started", "signalled"]
+    assert set(dispatcher.store.unconfirmed()) == {paid.invoice_id}
+    async with harness.worker():
+        balances = {i.invoice_id: i.balance for i in await open_invoices(dispatcher)}
+        assert balances == {paid.invoice_id: ZERO, other.invoice_id: Decimal("100.00")}
+        assert dispatcher.store.unconfirmed() == {}
+
+        # Payer and exact amount: only `other` still owes 100.00, so the transfer is not ambiguous.
+        csv = f"date,amount,reference,payer,bank_ref\n{today},100.00,virement,ATELIER ROUX,R-1\n"
+        response = await api.post("/bank-statements", params={"filename": "bank.csv"}, content=csv)
+        assert response.status_code == 200, response.text
+        assert response.json()["report"]["paid"]["count"] == 1
+        assert (await status_of(harness, other.invoice_id)).balance == ZERO
+        assert (await status_of(harness, paid.invoice_id)).balance == ZERO
+        # The import signalled `other`: its next read is a query again, until then it stays marked.
+        assert set(dispatcher.store.unconfirmed()) == {other.invoice_id}
 
 
 async def test_api_rejects_malformed_xml_and_csv(api: httpx.AsyncClient) -> None:
