@@ -1,13 +1,14 @@
-"""`python -m bench [--cases N] [--entries N] [--concurrency N]`: see bench/__init__.py and BENCHMARKS.md."""
+"""`python -m bench [--cases N] [--entries N] [--concurrency N] [--workflow-cache N] [--worker-during]`."""
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -60,8 +61,13 @@ async def bounded(concurrency: int, calls: list[Callable[[], Awaitable[object]]]
     return time.perf_counter() - started
 
 
-async def raw_ceiling(client: Client, prefix: str, count: int, concurrency: int) -> tuple[float, float]:
-    """Seconds to start `count` BenchNoop runs, then to signal each once (which ends it)."""
+async def raw_ceiling(
+    client: Client, prefix: str, count: int, concurrency: int, workers: "Workers"
+) -> tuple[float, float]:
+    """Seconds to start `count` BenchNoop runs, then to signal each once (which ends it).
+
+    Between the two, the runs take their first workflow task, so they are signalled as the product's
+    cases are: waiting on a signal, not with a first task still pending (which a signal only joins)."""
     ids = [f"{prefix}-{i}" for i in range(count)]
 
     async def start(workflow_id: str) -> None:
@@ -71,6 +77,8 @@ async def raw_ceiling(client: Client, prefix: str, count: int, concurrency: int)
         await client.get_workflow_handle(workflow_id).signal("go")
 
     starts = await bounded(concurrency, [partial(start, workflow_id) for workflow_id in ids])
+    async with workers.catching_up():
+        await drain(client, RAW_QUEUE)
     signals = await bounded(concurrency, [partial(signal, workflow_id) for workflow_id in ids])
     return starts, signals
 
@@ -130,14 +138,17 @@ class Phases:
             yield
 
 
-async def bank_benchmark(client: Client, var_dir: Path, entries: int, concurrency: int, figures: Figures) -> None:
+async def bank_benchmark(
+    client: Client, var_dir: Path, entries: int, concurrency: int, figures: Figures, workers: "Workers"
+) -> None:
     payments = entries + entries // 10  # the synthetic file makes every tenth entry a batch of two
     cases = inputs.invoices("K", payments)  # one case per payment: each payment settles its case
     log(f"bank: starting {payments} cases to be paid")
     await import_events(
         client, var_dir, inputs.write_created_events(var_dir / "bank-cases.jsonl", cases), concurrency, payments
     )
-    figures.bank_drain_seconds = await drain(client, PRODUCT_QUEUE)
+    async with workers.catching_up():
+        figures.bank_drain_seconds = await drain(client, PRODUCT_QUEUE)
     data = make_camt053(entries, inputs.open_invoices(cases))
     timings = []
     for _ in range(3):  # the median of three: parsing is pure CPU and short
@@ -148,6 +159,14 @@ async def bank_benchmark(client: Client, var_dir: Path, entries: int, concurrenc
         raise SystemExit(f"synthetic statement misparsed: {len(parsed.lines)} lines, {parsed.errors[:3]}")
     figures.parse_seconds = statistics.median(timings)
 
+    # The machine's speed drifts over a run (shared cores): the bank import is compared with a raw
+    # round measured right before it, not with the one at the start.
+    log(f"raw ceiling again: {figures.cases} BenchNoop starts then signals")
+    figures.raw_bank_start_seconds, figures.raw_bank_signal_seconds = await raw_ceiling(
+        client, "raw-bank", figures.cases, concurrency, workers
+    )
+    async with workers.catching_up():
+        await drain(client, RAW_QUEUE)
     log(f"bank: importing a {entries}-entry camt.053 ({len(data) // 1024} KiB)")
     phases = Phases()
     with IngressStore.in_dir(var_dir) as store, Journal(journal_path(var_dir)) as journal, phases.around_bank_import():
@@ -161,10 +180,12 @@ async def bank_benchmark(client: Client, var_dir: Path, entries: int, concurrenc
     report = result.report
     if report.paid.count != payments or result.delivered != {"signalled": payments}:
         raise SystemExit(f"bank import went wrong: paid {report.paid.count}, delivered {result.delivered}")
-    # The worker is still applying the payments (cases outside its cache replay first); a query would
-    # queue behind them and time out.
-    figures.bank_worker_drain_seconds = await drain(client, PRODUCT_QUEUE)
-    figures.bank_checked = await spot_check(client, [case.invoice_id for case in cases[:: max(1, payments // 5)]])
+    async with workers.catching_up():
+        # The worker applies the payments (cases outside its cache replay first); a query sent now
+        # would queue behind them and time out.
+        figures.bank_worker_drain_seconds = await drain(client, PRODUCT_QUEUE)
+        checked = [case.invoice_id for case in cases[:: max(1, payments // 5)]]
+        figures.bank_checked = await spot_check(client, checked)
 
 
 async def spot_check(client: Client, invoice_ids: list[str]) -> list[str]:
@@ -183,8 +204,63 @@ async def spot_check(client: Client, invoice_ids: list[str]) -> list[str]:
     return invoice_ids
 
 
-async def run(cases: int, entries: int, concurrency: int) -> Figures:
-    figures = Figures(cases=cases, entries=entries, concurrency=concurrency)
+def _rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+@dataclass
+class Workers:
+    """The worker process of both task queues, in its own process as `worker.py` runs in production.
+
+    By default no worker polls while a phase is timed, for the raw runs and the product alike, and one
+    is started after the phase to catch up (also timed): each ratio then compares the ingress with the
+    raw SDK calls, without the reactions of two different workflows to them on the same 2 cores.
+    With `--worker-during`, one worker started first runs through the whole run instead, as with
+    `make run` on one machine.
+    """
+
+    address: str
+    var_dir: Path
+    cache: int
+    rss_mib: float = 0.0  # of the last worker stopped
+    _process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.worker", self.address, RAW_QUEUE, PRODUCT_QUEUE, str(self.var_dir),
+            stdout=asyncio.subprocess.PIPE, env={**os.environ, "DUNNING_WORKFLOW_CACHE": str(self.cache)},
+        )  # fmt: skip
+        assert self._process.stdout is not None
+        if (await self._process.stdout.readline()).strip() != b"ready":
+            raise SystemExit("bench worker did not start")
+
+    async def stop(self) -> None:
+        if self._process is None:
+            return
+        self.rss_mib = _rss_mib(self._process.pid)
+        self._process.terminate()
+        await self._process.wait()
+        self._process = None
+
+    @asynccontextmanager
+    async def catching_up(self) -> AsyncIterator[None]:
+        """A worker for what follows a timed phase: the one running through, or one started for it."""
+        if self._process is not None:  # --worker-during, or already catching up
+            yield
+            return
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+
+async def run(cases: int, entries: int, concurrency: int, workflow_cache: int | None, during: bool) -> Figures:
+    figures = Figures(cases=cases, entries=entries, concurrency=concurrency, worker_during=during)
+    # The worker keeps every case of the run in its cache, as a production worker sized for its open
+    # cases would (about 90 KB each, worker RSS reported); --workflow-cache to compare.
+    figures.workflow_cache = workflow_cache or WARM_UP + cases + figures.payments
     log("starting the dev server (in memory)")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
@@ -194,37 +270,36 @@ async def run(cases: int, entries: int, concurrency: int) -> Figures:
     )
     with tempfile.TemporaryDirectory(prefix="dunning-bench-") as tmp:
         var = Path(tmp)
-        address = env.client.service_client.config.target_host
-        worker = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.worker", address, RAW_QUEUE, PRODUCT_QUEUE, str(var / "worker"),
-            stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        client = env.client
+        workers = Workers(client.service_client.config.target_host, var / "worker", figures.workflow_cache)
         try:
-            assert worker.stdout is not None
-            if (await worker.stdout.readline()).strip() != b"ready":
-                raise SystemExit("bench worker did not start")
-            client = env.client
+            if during:
+                await workers.start()
             log("warming up")
-            await raw_ceiling(client, "warm", WARM_UP, concurrency)
-            warm = inputs.invoices("W", WARM_UP)
-            await import_events(
-                client, var / "warm", inputs.write_created_events(var / "warm.jsonl", warm), concurrency, WARM_UP
-            )
-            await drain(client, RAW_QUEUE)
-            await drain(client, PRODUCT_QUEUE)
+            async with workers.catching_up():
+                await raw_ceiling(client, "warm", WARM_UP, concurrency, workers)
+                warm = inputs.invoices("W", WARM_UP)
+                await import_events(
+                    client, var / "warm", inputs.write_created_events(var / "warm.jsonl", warm), concurrency, WARM_UP
+                )
+                await drain(client, RAW_QUEUE)
+                await drain(client, PRODUCT_QUEUE)
 
             log(f"raw ceiling: {cases} BenchNoop starts then signals")
-            figures.raw_start_seconds, figures.raw_signal_seconds = await raw_ceiling(client, "raw", cases, concurrency)
-            await drain(client, RAW_QUEUE)
+            figures.raw_start_seconds, figures.raw_signal_seconds = await raw_ceiling(
+                client, "raw", cases, concurrency, workers
+            )
             log(f"product: {cases} invoice.created through the events import")
             events = inputs.write_created_events(var / "events.jsonl", inputs.invoices("E", cases))
             figures.import_seconds = await import_events(client, var / "events", events, concurrency, cases)
-            figures.import_drain_seconds = await drain(client, PRODUCT_QUEUE)
-            await bank_benchmark(client, var / "bank", entries, concurrency, figures)
+            async with workers.catching_up():
+                figures.import_drain_seconds = await drain(client, PRODUCT_QUEUE)
+                await drain(client, RAW_QUEUE)
+            await bank_benchmark(client, var / "bank", entries, concurrency, figures, workers)
         finally:
-            worker.terminate()
-            await worker.wait()
+            await workers.stop()
             await env.shutdown()
+    figures.worker_rss_mib = workers.rss_mib
     return figures
 
 
@@ -233,10 +308,16 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=2000, help="cases started (and raw runs started/signalled)")
     parser.add_argument("--entries", type=int, default=10_000, help="entries of the camt.053 file")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="as the CLI's --concurrency")
+    parser.add_argument(
+        "--workflow-cache", type=int, help="the worker's DUNNING_WORKFLOW_CACHE (default: every case of the run)"
+    )
+    parser.add_argument(
+        "--worker-during", action="store_true", help="one worker polls through the timed phases too (see Workers)"
+    )
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"), help="where the figures are written")
     args = parser.parse_args()
     started_at = datetime.now(UTC)
-    figures = asyncio.run(run(args.cases, args.entries, args.concurrency))
+    figures = asyncio.run(run(args.cases, args.entries, args.concurrency, args.workflow_cache, args.worker_during))
     command = " ".join(["python -m bench", *sys.argv[1:]])
     print_table(figures)
     write_markdown(args.output, figures, machine(), started_at, command)

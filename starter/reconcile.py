@@ -155,24 +155,28 @@ async def import_bank_file(
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> BankImportResult:
     """Import one statement; raises `BankFileRejected` for a file with errors unless `partial`."""
-    parsed = parse_bank_file(data, source)
+    # Parsing is CPU in this process while reading the open cases mostly waits on the server: overlap
+    # them (about 5% of a 10,000-entry import). A rejected file has then cost a read, and no change.
+    parsed, invoices = await asyncio.gather(
+        asyncio.to_thread(parse_bank_file, data, source), open_invoices(dispatcher, concurrency=concurrency)
+    )
     if not partial:
         parsed.raise_if_invalid()
-    plan = await _plan_and_commit(parsed, dispatcher, journal, concurrency)
+    plan = await _plan_and_commit(parsed, invoices, dispatcher, journal, concurrency)
     delivered = await send_pending(journal, dispatcher, concurrency=concurrency)
     return BankImportResult(source=source, plan=plan, report=plan.report(), errors=parsed.errors, delivered=delivered)
 
 
 async def _plan_and_commit(
-    parsed: ParsedFile, dispatcher: Dispatcher, journal: Journal, concurrency: int
+    parsed: ParsedFile, invoices: list[OpenInvoice], dispatcher: Dispatcher, journal: Journal, concurrency: int
 ) -> ReconciliationPlan:
     # Another import may commit between our plan and our commit: plan again on fresh balances.
     for _ in range(3):
-        invoices = await open_invoices(dispatcher, concurrency=concurrency)
         plan = reconcile(parsed.lines, invoices, journal)
         try:
             journal.commit(plan)
         except StalePlanError:
+            invoices = await open_invoices(dispatcher, concurrency=concurrency)
             continue
         return plan
     raise StalePlanError("the journal kept changing during this import (concurrent imports?): run it again")

@@ -2,6 +2,7 @@
 visibility, which the time-skipping server lacks): the shared samples, each matching rule, partial and
 over-payments, a reversal, double imports, malformed files, manual assignment, the CLI."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -42,6 +43,16 @@ async def _load_samples(dispatcher: Dispatcher) -> None:
     ]
     summary = await import_items(lambda: parse_invoice_jsonl(lines), dispatcher, concurrency=4)
     assert (summary.started, summary.rejected, summary.failed) == (5, 0, 0), summary.errors
+
+
+async def _listed(harness: Harness, invoice_ids: set[str]) -> None:
+    """Wait until visibility lists these cases with the attributes of their first task."""
+    query = "WorkflowType = 'InvoiceDunning' AND AmountDue > 0"
+    for _ in range(50):
+        if invoice_ids <= {w.id.removeprefix("invoice-") async for w in harness.client.list_workflows(query)}:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{invoice_ids} never listed")
 
 
 async def _balances(harness: Harness) -> dict[str, Decimal]:
@@ -238,11 +249,14 @@ async def test_a_case_signalled_since_it_was_read_is_asked_not_listed(
         make_invoice(today + timedelta(days=60), payment_reference=None, amount="100.00", customer=roux)
         for _ in range(2)
     )
-    pay = event("e-pay", "payment.received", paid.invoice_id, payment_id="P-1", amount="100.00", received_on=str(today))
-    # No worker yet: the payment is in the case's history but not applied, so visibility still
+    async with harness.worker():
+        response = await api.post("/events", json=[created(paid), created(other)])
+        assert [r["outcome"] for r in response.json()["results"]] == ["started", "started"]
+        await _listed(harness, {paid.invoice_id, other.invoice_id})
+    # No worker now: the payment is in the case's history but not applied, so visibility still
     # lists 100.00 due on both invoices.
-    response = await api.post("/events", json=[created(paid), created(other), pay])
-    assert [r["outcome"] for r in response.json()["results"]] == ["started", "started", "signalled"]
+    pay = event("e-pay", "payment.received", paid.invoice_id, payment_id="P-1", amount="100.00", received_on=str(today))
+    assert (await api.post("/events", json=pay)).json()["results"][0]["outcome"] == "signalled"
     assert set(dispatcher.store.unconfirmed()) == {paid.invoice_id}
     async with harness.worker():
         balances = {i.invoice_id: i.balance for i in await open_invoices(dispatcher)}

@@ -1,9 +1,11 @@
 """Case lists and open calls over visibility, on a real dev server (the time-skipping server has no
-list_workflows). No worker runs: the search attributes set at start are what the lists read."""
+list_workflows). Cases started through the API publish their search attributes on their first task,
+run by a worker; cases at a later stage are started with those attributes on a queue no worker polls."""
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,14 +19,16 @@ from typer.testing import CliRunner
 from domain.calendar import start_of_day_utc
 from domain.models import InvoiceInput, Stage
 from dunning import search_attributes as sa
-from dunning.settings import TemporalSettings
+from dunning.settings import ChannelSettings, TemporalSettings
 from starter.api import IngressSettings, create_app
 from starter.cases import cases_query
 from starter.cli import app as cli
 from tests.conftest import make_invoice
 from tests.ingress.conftest import TOKEN, created
+from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 
 _T = TypeVar("_T")
+API_QUEUE = f"visibility-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture
@@ -32,13 +36,18 @@ async def dev_api(dev: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[htt
     settings = IngressSettings(
         api_token=TOKEN,
         var_dir=tmp_path / "var",
-        temporal=TemporalSettings(address=dev.client.service_client.config.target_host, task_queue="no-worker"),
+        temporal=TemporalSettings(address=dev.client.service_client.config.target_host, task_queue=API_QUEUE),
     )
     transport = httpx.ASGITransport(app=create_app(settings, dev.client))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://ingress", headers={"Authorization": f"Bearer {TOKEN}"}
-    ) as client:
-        yield client
+    with ThreadPoolExecutor(MAX_CONCURRENT_ACTIVITIES) as executor:
+        activities = build_activities(ChannelSettings(var_dir=tmp_path / "worker"))
+        async with (
+            build_worker(dev.client, API_QUEUE, activities, executor),
+            httpx.AsyncClient(
+                transport=transport, base_url="http://ingress", headers={"Authorization": f"Bearer {TOKEN}"}
+            ) as client,
+        ):
+            yield client
 
 
 async def _eventually(read: Callable[[], Awaitable[_T]], ready: Callable[[_T], bool]) -> _T:
