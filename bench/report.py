@@ -25,7 +25,7 @@ class Figures:
     worker_rss_mib: float = 0.0  # at the end of the run, every case in the cache if it is large enough
     raw_start_seconds: float = 0.0  # first raw round, before the events import
     raw_signal_seconds: float = 0.0
-    raw_bank_start_seconds: float = 0.0  # second raw round, right before the bank import
+    raw_bank_start_seconds: float = 0.0  # second raw round, right before the bank import, `payments` runs
     raw_bank_signal_seconds: float = 0.0
     import_seconds: float = 0.0
     import_drain_seconds: float = 0.0  # after the import returned, until the worker had run every first task
@@ -43,7 +43,7 @@ class Figures:
     def rows(self) -> list[tuple[str, float, float | None]]:
         """(measure, per second, ratio to its raw ceiling or None)."""
         raw_starts = self.cases / self.raw_start_seconds
-        raw_signals = self.cases / self.raw_bank_signal_seconds
+        raw_signals = self.payments / self.raw_bank_signal_seconds
         imported = self.cases / self.import_seconds
         bank = self.payments / self.bank_seconds
         signals_only = self.payments / self.bank_phases["signals"]
@@ -59,7 +59,7 @@ class Figures:
     def drift(self) -> str:
         """How much the raw ceiling moved between its two rounds: the noise floor of the ratios."""
         first = (self.cases / self.raw_start_seconds, self.cases / self.raw_signal_seconds)
-        second = (self.cases / self.raw_bank_start_seconds, self.cases / self.raw_bank_signal_seconds)
+        second = (self.payments / self.raw_bank_start_seconds, self.payments / self.raw_bank_signal_seconds)
         return f"raw starts/s {first[0]:.0f} then {second[0]:.0f}, raw signals/s {first[1]:.0f} then {second[1]:.0f}"
 
 
@@ -123,7 +123,8 @@ def markdown(figures: Figures, host: dict[str, str], started_at: datetime, comma
     others = figures.bank_seconds - sum(figures.bank_phases.values())
     lines += [
         "",
-        f"Raw ceiling, first round (start of the run) then second (right before the bank import): {figures.drift()}.",
+        f"Raw ceiling, first round ({figures.cases} runs, start of the run) then second ({figures.payments} runs,"
+        f" right before the bank import): {figures.drift()}.",
         "",
         f"After the events import returned, the worker took {figures.import_drain_seconds:.1f} s more to run the"
         f" first workflow task of every case ({figures.bank_drain_seconds:.1f} s after starting the"

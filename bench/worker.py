@@ -5,6 +5,7 @@ so workflow tasks and the measured client do not share one event loop and one GI
 """
 
 import asyncio
+import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,9 +27,13 @@ async def main(address: str, raw_queue: str, product_queue: str, var_dir: Path) 
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
         product = build_worker(client, product_queue, build_activities(settings), executor)
         raw = Worker(client, task_queue=raw_queue, workflows=[BenchNoop])
+        stop = asyncio.Event()
+        # SIGTERM between phases: leaving `async with` waits for the tasks in flight, so none is left
+        # to time out and be retried inside the next timed phase.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         async with product, raw:
             print("ready", flush=True)
-            await asyncio.Event().wait()  # until the benchmark terminates this process
+            await stop.wait()
 
 
 if __name__ == "__main__":
