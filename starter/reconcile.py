@@ -4,10 +4,10 @@
   otherwise the simple CSV of `starter.bank.csv_format`.
 - A file with errors imports nothing (`BankFileRejected`, every error named by entry and element)
   unless `partial=True`: then its valid lines are imported and the errors are returned in the result.
-- Current balances come from visibility (`AmountDue`, `DueDate` of the running cases, read in pages)
-  where it is known to be current, and from the case's `status` query where it may lag: a case the
-  ingress signalled since it last read it, or one visibility does not list yet. The reconciler never
-  allocates money on a balance older than a signal it sent. Candidates are the invoices of the
+- Current balances come from what changed since the last read (see `open_invoices`): the cases'
+  `status` query where the ingress itself signalled them, visibility (`AmountDue`, `DueDate`,
+  `BalanceChangedAt`) for changes made by others, the store's snapshot for the rest. The reconciler
+  never allocates money on a balance older than a signal it sent. Candidates are the invoices of the
   ingress registry (`starter.store`); a case seen closed is retired from it, so a payment quoting a
   settled and closed invoice goes to the unmatched queue for a person.
 - Signals go out through the journal's outbox (see `starter.bank.journal`): recorded first, sent,
@@ -18,7 +18,7 @@
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,6 +48,10 @@ DEFAULT_CONCURRENCY = 16
 # Signals confirmed sent per journal commit: a crash re-sends at most this many, which the cases ignore.
 _MARK_BATCH = 500
 _PREFIX = workflow_id_for("")
+# How far behind a case its visibility record may be: a read also takes the changes dated this long
+# before the previous read. An hour is far above the dev server's milliseconds and a loaded cluster's
+# seconds, and costs only re-reading the cases changed in that hour.
+VISIBILITY_LAG = timedelta(hours=1)
 
 
 @dataclass
@@ -72,28 +76,70 @@ def parse_bank_file(data: bytes, source: str) -> ParsedFile:
 async def open_invoices(dispatcher: Dispatcher, *, concurrency: int = DEFAULT_CONCURRENCY) -> list[OpenInvoice]:
     """Registry invoices whose case runs, with the balance and due date the case has now.
 
-    Read in bulk from visibility (one page per 1,000 running cases), except for the cases visibility
-    cannot vouch for, which are asked by `status` query: those signalled since they were last read
-    (`unconfirmed` in the store: the worker may not have applied the signal yet) and those visibility
-    does not list as running (just started, or closed: then retired from the registry).
+    Balances only move on a signal. The store keeps each case's balance as last read (or as started)
+    and when the cases were last read; this read then takes, in that order:
+    - a `status` query for the cases signalled by the ingress since they were last read (`unconfirmed`:
+      the worker may not have applied the signal, so visibility may not show it yet);
+    - visibility for the running cases whose `BalanceChangedAt` is after the last read, less
+      `VISIBILITY_LAG` (signals sent by others, a payment keyed in the web UI), one page per 1,000;
+    - visibility again for the cases closed since then, which are retired from the registry;
+    - the store's snapshot for the rest.
+    A store that never read the cases (new, or rebuilt) lists every running case instead, and asks a
+    case it does not find by query (just started, or closed).
     """
-    registry = {invoice.invoice_id: invoice for invoice in dispatcher.store.active_invoices()}
-    unconfirmed = dispatcher.store.unconfirmed()
-    listed = await _running_cases(dispatcher.client)
-    found: list[OpenInvoice] = []
+    store = dispatcher.store
+    registry = {invoice.invoice_id: invoice for invoice in store.active_invoices()}
+    unconfirmed = store.unconfirmed()
+    snapshots = store.snapshots()
+    last_read = store.read_at()
+    read_at = datetime.now(UTC)
+    if last_read is None:
+        listed = await _running_cases(dispatcher.client, "")
+        closed: set[str] = set()
+    else:
+        since = (last_read - VISIBILITY_LAG).isoformat()
+        listed = await _running_cases(dispatcher.client, f" AND {sa.BALANCE_CHANGED_AT.name} >= '{since}'")
+        closed = await _closed_cases(dispatcher.client, since)
+
+    current: dict[str, tuple[Decimal, date]] = {}
     to_query: list[str] = []
-    for invoice_id, invoice in registry.items():
-        row = listed.get(invoice_id)
-        if row is None or invoice_id in unconfirmed:
+    for invoice_id in registry:
+        if invoice_id in unconfirmed:
+            to_query.append(invoice_id)
+        elif invoice_id in listed:
+            current[invoice_id] = listed[invoice_id]
+        elif invoice_id in closed:
+            store.retire_invoice(invoice_id)
+        elif last_read is None or invoice_id not in snapshots:
             to_query.append(invoice_id)
         else:
-            found.append(_open_invoice(invoice, *row))
+            current[invoice_id] = snapshots[invoice_id]
 
+    statuses = await _ask(dispatcher.client, to_query, concurrency)
+    confirmed: dict[str, int] = {}
+    for invoice_id, status in zip(to_query, statuses, strict=True):
+        if status is None:
+            continue  # not started yet: its marks stay for the signals flushed when it starts
+        if invoice_id in unconfirmed:
+            confirmed[invoice_id] = unconfirmed[invoice_id]
+        if status.outcome is not None:
+            store.retire_invoice(invoice_id)
+            continue
+        current[invoice_id] = (status.balance, status.due_on)
+    store.confirm(confirmed)
+    store.save_snapshots(current, read_at)
+    return [
+        _open_invoice(registry[invoice_id], *current[invoice_id]) for invoice_id in registry if invoice_id in current
+    ]
+
+
+async def _ask(client: Client, invoice_ids: list[str], concurrency: int) -> list[CaseStatus | None]:
+    """The `status` of each case; None for one the server does not know."""
     limit = asyncio.Semaphore(concurrency)
 
-    async def ask(invoice_id: str) -> CaseStatus | None:
+    async def one(invoice_id: str) -> CaseStatus | None:
         async with limit:
-            handle = dispatcher.client.get_workflow_handle(workflow_id_for(invoice_id))
+            handle = client.get_workflow_handle(workflow_id_for(invoice_id))
             try:
                 status: CaseStatus = await handle.query("status", result_type=CaseStatus)
             except RPCError as error:
@@ -104,33 +150,26 @@ async def open_invoices(dispatcher: Dispatcher, *, concurrency: int = DEFAULT_CO
                 return None
             return status
 
-    statuses = await asyncio.gather(*(ask(invoice_id) for invoice_id in to_query))
-    confirmed: dict[str, int] = {}
-    for invoice_id, status in zip(to_query, statuses, strict=True):
-        if status is None:
-            continue  # not started yet: its marks stay for the signals flushed when it starts
-        if invoice_id in unconfirmed:
-            confirmed[invoice_id] = unconfirmed[invoice_id]
-        if status.outcome is not None:
-            dispatcher.store.retire_invoice(invoice_id)
-            continue
-        found.append(_open_invoice(registry[invoice_id], status.balance, status.due_on))
-    dispatcher.store.confirm(confirmed)
-    return found
+    return await asyncio.gather(*(one(invoice_id) for invoice_id in invoice_ids))
 
 
-async def _running_cases(client: Client) -> dict[str, tuple[Decimal, date]]:
-    """Invoice id -> (AmountDue, DueDate) of every running case, from visibility."""
+async def _running_cases(client: Client, condition: str) -> dict[str, tuple[Decimal, date]]:
+    """Invoice id -> (AmountDue, DueDate) of the running cases meeting `condition`, from visibility."""
     rows: dict[str, tuple[Decimal, date]] = {}
-    query = "WorkflowType = 'InvoiceDunning' AND ExecutionStatus = 'Running'"
+    query = f"WorkflowType = 'InvoiceDunning' AND ExecutionStatus = 'Running'{condition}"
     async for execution in client.list_workflows(query, page_size=1000):
         attributes = execution.typed_search_attributes
         amount, due = attributes.get(sa.AMOUNT_DUE), attributes.get(sa.DUE_DATE)
         if amount is None or due is None or not execution.id.startswith(_PREFIX):
-            continue  # not one of ours as started by `start_case`: the status query will tell
+            continue  # first task not run yet, or not a case of `start_case`: the query will tell
         # A float of two-decimal amounts: its shortest repr is the decimal the case published.
         rows[execution.id.removeprefix(_PREFIX)] = (Decimal(repr(amount)).quantize(CENT), due.date())
     return rows
+
+
+async def _closed_cases(client: Client, since: str) -> set[str]:
+    query = f"WorkflowType = 'InvoiceDunning' AND ExecutionStatus != 'Running' AND CloseTime >= '{since}'"
+    return {execution.id.removeprefix(_PREFIX) async for execution in client.list_workflows(query, page_size=1000)}
 
 
 def _open_invoice(invoice: InvoiceInput, balance: Decimal, due_on: date) -> OpenInvoice:

@@ -10,6 +10,10 @@
   workflow (see `starter.reconcile.open_invoices` for how they are read). An invoice is retired (no
   longer a matching candidate) once cancelled or once its case is seen closed, so reconciliation
   does not look at every closed case again each morning.
+- `snapshot`: each registry invoice's balance and due date as last read from its case (visibility or
+  query), or as started (the invoice's own amount and due date); `meta.read_at`: when the bank import
+  last read the cases. Together they let it read only what changed since (see
+  `starter.reconcile.open_invoices`).
 - `unconfirmed`: one row per signal sent to a case (marked before sending) whose effect has not been
   read back from the case since. Visibility lags the case by as long as the worker takes to apply a
   signal, so the balance of a case with such a row is read by a `status` query, which sees every
@@ -22,7 +26,8 @@
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 
@@ -52,6 +57,15 @@ CREATE TABLE IF NOT EXISTS invoice (
     body TEXT NOT NULL,
     active INTEGER NOT NULL DEFAULT 1,
     updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshot (
+    invoice_id TEXT PRIMARY KEY,
+    balance TEXT NOT NULL,
+    due_on TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS unconfirmed (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -155,10 +169,18 @@ class IngressStore:
 
     def record_invoice(self, invoice: InvoiceInput) -> None:
         # A repeated invoice.created keeps the facts as updated since, like the running case does.
-        self._db.execute(
-            "INSERT OR IGNORE INTO invoice (invoice_id, body, updated_at) VALUES (?, ?, ?)",
-            (invoice.invoice_id, invoice.model_dump_json(), _now()),
-        )
+        with sqlite.transaction(self._db):
+            self._db.execute(
+                "INSERT OR IGNORE INTO invoice (invoice_id, body, updated_at) VALUES (?, ?, ?)",
+                (invoice.invoice_id, invoice.model_dump_json(), _now()),
+            )
+            # A case started with this invoice owes its amount by its due date until a signal says
+            # otherwise. A case that already ran before this store existed may owe less: the first
+            # read of a store reads every case (see `read_at`).
+            self._db.execute(
+                "INSERT OR IGNORE INTO snapshot VALUES (?, ?, ?)",
+                (invoice.invoice_id, str(invoice.amount), invoice.due_on.isoformat()),
+            )
 
     def update_invoice(self, invoice_id: str, changes: dict[str, str]) -> None:
         invoice = self.invoice(invoice_id)
@@ -173,6 +195,26 @@ class IngressStore:
 
     def retire_invoice(self, invoice_id: str) -> None:
         self._db.execute("UPDATE invoice SET active = 0, updated_at = ? WHERE invoice_id = ?", (_now(), invoice_id))
+
+    # ------------------------------------------------------------------------- balances as last read
+
+    def snapshots(self) -> dict[str, tuple[Decimal, date]]:
+        rows = self._db.execute("SELECT invoice_id, balance, due_on FROM snapshot")
+        return {invoice_id: (Decimal(balance), date.fromisoformat(due)) for invoice_id, balance, due in rows}
+
+    def save_snapshots(self, snapshots: Mapping[str, tuple[Decimal, date]], read_at: datetime) -> None:
+        """What a read of the cases found, and when it started: the next read starts from there."""
+        with sqlite.transaction(self._db):
+            self._db.executemany(
+                "INSERT OR REPLACE INTO snapshot VALUES (?, ?, ?)",
+                [(invoice_id, str(balance), due.isoformat()) for invoice_id, (balance, due) in snapshots.items()],
+            )
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('read_at', ?)", (read_at.isoformat(),))
+
+    def read_at(self) -> datetime | None:
+        """When the cases were last read; None for a store that never read them (then read them all)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'read_at'").fetchone()
+        return None if row is None else datetime.fromisoformat(row[0])
 
     # --------------------------------------------------------------------------- unconfirmed signals
 

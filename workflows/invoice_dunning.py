@@ -73,6 +73,8 @@ class InvoiceDunning:
         self.case = CaseState.open(invoice, CURRENT_VERSION)
         self._revision = 0
         self._published: dict[str, object] = {}
+        # What the ingress recorded at start; BalanceChangedAt is set whenever the case moves from it.
+        self._balance_view = (invoice.amount, invoice.due_on)
         self._pending_upserts: list[SearchAttributeUpdate[Any]] = []
 
     @workflow.run
@@ -229,6 +231,9 @@ class InvoiceDunning:
         self._set(sa.SEGMENT, case.invoice.customer.segment.value)
         self._set(sa.AMOUNT_DUE, float(case.balance))
         self._set(sa.DUE_DATE, start_of_day_utc(case.due_on))
+        if (case.balance, case.due_on) != self._balance_view:
+            self._balance_view = (case.balance, case.due_on)
+            self._set(sa.BALANCE_CHANGED_AT, now)
         self._set(sa.OPEN_CALLS, sorted(case.open_calls) or None)
         self._set(sa.NEXT_ACTION_AT, status.next_action.at if status.next_action else None)
         if self._pending_upserts:

@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from domain.models import Stage
+from domain.models import PaymentReceived, Stage
 from dunning.settings import ChannelSettings
 from starter.bank import BankFileRejected, Journal
 from starter.dispatch import Dispatcher
 from starter.importer import import_items, parse_invoice_jsonl
 from starter.reconcile import import_bank_file, open_invoices
-from tests.conftest import Harness, make_invoice, start_dev_server
+from tests.conftest import Harness, close_case, make_invoice, start_dev_server
 from tests.fake_sendgrid import FakeSendGrid
 from tests.ingress.conftest import FIXTURES, created, event, invoke, status_of
 
@@ -45,9 +45,8 @@ async def _load_samples(dispatcher: Dispatcher) -> None:
     assert (summary.started, summary.rejected, summary.failed) == (5, 0, 0), summary.errors
 
 
-async def _listed(harness: Harness, invoice_ids: set[str]) -> None:
-    """Wait until visibility lists these cases with the attributes of their first task."""
-    query = "WorkflowType = 'InvoiceDunning' AND AmountDue > 0"
+async def _listed(harness: Harness, invoice_ids: set[str], query: str = "AmountDue > 0") -> None:
+    """Wait until visibility lists these cases (by default, once their first task has published)."""
     for _ in range(50):
         if invoice_ids <= {w.id.removeprefix("invoice-") async for w in harness.client.list_workflows(query)}:
             return
@@ -272,6 +271,36 @@ async def test_a_case_signalled_since_it_was_read_is_asked_not_listed(
         assert (await status_of(harness, paid.invoice_id)).balance == ZERO
         # The import signalled `other`: its next read is a query again, until then it stays marked.
         assert set(dispatcher.store.unconfirmed()) == {other.invoice_id}
+
+
+async def test_later_reads_take_only_what_changed_since_the_last(
+    harness: Harness, api: httpx.AsyncClient, dispatcher: Dispatcher
+) -> None:
+    today = await harness.today()
+    keyed, cancelled, quiet = (make_invoice(today + timedelta(days=60), amount="500.00") for _ in range(3))
+    async with harness.worker():
+        response = await api.post("/events", json=[created(keyed), created(cancelled), created(quiet)])
+        assert [r["outcome"] for r in response.json()["results"]] == ["started"] * 3
+        await _listed(harness, {keyed.invoice_id, cancelled.invoice_id, quiet.invoice_id})
+        assert dispatcher.store.read_at() is None
+        assert len(await open_invoices(dispatcher)) == 3  # a first read reads every case
+        assert dispatcher.store.read_at() is not None
+
+        # Changes made without the ingress, as from the web UI: it has no mark for them.
+        keyed_handle = harness.client.get_workflow_handle(keyed.workflow_id)
+        payment = PaymentReceived(payment_id="UI-1", amount=Decimal("120.00"), received_on=today)
+        await keyed_handle.signal("payment_received", payment)
+        cancelling = harness.client.get_workflow_handle(cancelled.workflow_id)
+        await close_case(cancelling)
+        changed = f"BalanceChangedAt IS NOT NULL AND WorkflowId = '{keyed.workflow_id}'"
+        await _listed(harness, {keyed.invoice_id}, changed)
+        assert dispatcher.store.unconfirmed() == {}
+
+    # No worker now: a `status` query would time out, so this read runs on visibility and the
+    # store's snapshot alone.
+    balances = {i.invoice_id: i.balance for i in await open_invoices(dispatcher)}
+    assert balances == {keyed.invoice_id: Decimal("380.00"), quiet.invoice_id: Decimal("500.00")}
+    assert cancelled.invoice_id not in {i.invoice_id for i in dispatcher.store.active_invoices()}
 
 
 async def test_api_rejects_malformed_xml_and_csv(api: httpx.AsyncClient) -> None:
