@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -20,6 +21,7 @@ from activities.ledger import SentLedger
 from activities.letters import LetterActivities, OutboxLetters
 from activities.litigation import LitigationActivities, OutboxLitigation
 from activities.sms import OutboxSms, SmsActivities
+from dunning import search_attributes
 from dunning.client import connect
 from dunning.settings import ChannelSettings, TemporalSettings
 from workflows.invoice_dunning import InvoiceDunning
@@ -79,6 +81,15 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     temporal = TemporalSettings()
     client = await connect(temporal)
+    try:
+        added = await search_attributes.register_missing(client)
+    except RPCError as error:
+        raise SystemExit(
+            f"cannot check or register the search attributes of namespace {temporal.namespace} ({error}): "
+            f"register them ({', '.join(search_attributes.dev_server_flags())}) and start again"
+        ) from error
+    if added:
+        logging.info("registered search attributes %s", ", ".join(added))
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
         worker = build_worker(client, temporal.task_queue, build_activities(ChannelSettings()), executor)
         stop = asyncio.Event()

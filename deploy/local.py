@@ -35,6 +35,9 @@ def wait_for_port(port: int, seconds: float = 30) -> None:
 
 
 def main() -> None:
+    # `kill` (SIGTERM) stops everything like Ctrl-C does, instead of leaving the worker and the API
+    # running without their server.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     VAR.mkdir(exist_ok=True)
     token = os.environ.get("DUNNING_API_TOKEN") or secrets.token_urlsafe(24)
     env = {

@@ -5,6 +5,8 @@ amounts and dates only: never names, e-mails or free text.
 """
 
 from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
 STAGE = SearchAttributeKey.for_keyword("DunningStage")
@@ -46,3 +48,21 @@ def dev_server_flags() -> list[str]:
 
 def indexed_types() -> dict[str, "IndexedValueType.ValueType"]:
     return {name: _INDEXED[kind] for name, kind in _TYPE_NAMES.items()}
+
+
+async def register_missing(client: Client) -> list[str]:
+    """Add to the namespace the attributes this version publishes and it lacks; their names.
+
+    A workflow upserting an attribute its namespace does not know hangs. The dev server registers
+    its `--search-attribute` flags only when it creates its database, so a `var/temporal.db` made by
+    an older version lacks the newer ones; a production namespace may lack them too.
+    """
+    known = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    missing = {name: kind for name, kind in indexed_types().items() if name not in known.custom_attributes}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    return sorted(missing)
