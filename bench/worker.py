@@ -5,6 +5,7 @@ so workflow tasks and the measured client do not share one event loop and one GI
 """
 
 import asyncio
+import os
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -38,3 +39,6 @@ async def main(address: str, raw_queue: str, product_queue: str, var_dir: Path) 
 
 if __name__ == "__main__":
     asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])))
+    # The workers are shut down and nothing is left to flush: skip the interpreter's finalization,
+    # where the SDK's runtime thread can abort the process (PyGILState_Release, sdk-python #300).
+    os._exit(0)
