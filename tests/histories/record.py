@@ -65,6 +65,8 @@ RECORDERS = {
     "2026-11-late-start-notice-before-litigation": late_start,
     # Recorded before the notice-before-litigation patch: replays on the old path (straight hand-over).
     "2026-11-late-start-before-notice-patch": late_start,
+    # The same events once the upserts carry BalanceChangedAt (the credit note and the payment).
+    "2026-11-balance-changed-at": events,
 }
 
 
