@@ -300,6 +300,12 @@ async def run(cases: int, entries: int, concurrency: int, workflow_cache: int | 
             async with workers.catching_up():
                 figures.import_drain_seconds = await drain(client, PRODUCT_QUEUE)
                 await drain(client, RAW_QUEUE)
+            log(f"raw ceiling after the events import: {cases} BenchNoop starts then signals")
+            figures.raw_after_start_seconds, figures.raw_after_signal_seconds = await raw_ceiling(
+                client, "raw-after", cases, concurrency, workers
+            )
+            async with workers.catching_up():
+                await drain(client, RAW_QUEUE)
             await bank_benchmark(client, var / "bank", entries, concurrency, figures, workers)
         finally:
             await workers.stop()
