@@ -3,13 +3,13 @@
 import json
 from collections.abc import Sequence
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from stdnum.iso7064 import mod_97_10
 
 from domain.models import InvoiceInput
 from starter.bank import OpenInvoice
+from starter.reconcile import as_open_invoice
 
 
 def invoices(tag: str, count: int) -> list[InvoiceInput]:
@@ -57,15 +57,4 @@ def write_created_events(path: Path, items: Sequence[InvoiceInput]) -> Path:
 
 def open_invoices(items: Sequence[InvoiceInput]) -> list[OpenInvoice]:
     """What the reconciler will see before any payment: each whole amount outstanding."""
-    return [
-        OpenInvoice(
-            invoice_id=invoice.invoice_id,
-            customer_id=invoice.customer.customer_id,
-            customer_name=invoice.customer.name,
-            payment_reference=invoice.payment_reference,
-            balance=Decimal(invoice.amount),
-            currency=invoice.currency,
-            due_on=invoice.due_on,
-        )
-        for invoice in items
-    ]
+    return [as_open_invoice(invoice, invoice.amount, invoice.due_on) for invoice in items]

@@ -129,7 +129,7 @@ async def open_invoices(dispatcher: Dispatcher, *, concurrency: int = DEFAULT_CO
     store.confirm(confirmed)
     store.save_snapshots(current, read_at)
     return [
-        _open_invoice(registry[invoice_id], *current[invoice_id]) for invoice_id in registry if invoice_id in current
+        as_open_invoice(registry[invoice_id], *current[invoice_id]) for invoice_id in registry if invoice_id in current
     ]
 
 
@@ -172,7 +172,8 @@ async def _closed_cases(client: Client, since: str) -> set[str]:
     return {execution.id.removeprefix(_PREFIX) async for execution in client.list_workflows(query, page_size=1000)}
 
 
-def _open_invoice(invoice: InvoiceInput, balance: Decimal, due_on: date) -> OpenInvoice:
+def as_open_invoice(invoice: InvoiceInput, balance: Decimal, due_on: date) -> OpenInvoice:
+    """A matching candidate: the invoice's facts with the balance and due date its case has now."""
     return OpenInvoice(
         invoice_id=invoice.invoice_id,
         customer_id=invoice.customer.customer_id,
