@@ -17,8 +17,8 @@ DUE_DATE = SearchAttributeKey.for_datetime("DueDate")
 # Open call tasks, so `GET /calls` and the UI can list the work waiting for a person.
 OPEN_CALLS = SearchAttributeKey.for_keyword_list("OpenCallTasks")
 NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
-# When AmountDue or DueDate last moved away from the invoice's own amount and due date (workflow
-# time): the bank import reads only the cases changed since its previous read.
+# When AmountDue or DueDate last changed, the first change being from the invoice's own amount and
+# due date (workflow time): the bank import reads only the cases changed since its previous read.
 BALANCE_CHANGED_AT = SearchAttributeKey.for_datetime("BalanceChangedAt")
 
 ALL = (STAGE, CUSTOMER_ID, SEGMENT, AMOUNT_DUE, DUE_DATE, OPEN_CALLS, NEXT_ACTION_AT, BALANCE_CHANGED_AT)

@@ -73,7 +73,8 @@ class InvoiceDunning:
         self.case = CaseState.open(invoice, CURRENT_VERSION)
         self._revision = 0
         self._published: dict[str, object] = {}
-        # What the ingress recorded at start; BalanceChangedAt is set whenever the case moves from it.
+        # Starts as what the ingress recorded at start; BalanceChangedAt is set whenever the case moves
+        # from the last value seen here.
         self._balance_view = (invoice.amount, invoice.due_on)
         self._pending_upserts: list[SearchAttributeUpdate[Any]] = []
 
