@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from stdnum import iso11649
 
 from domain.delivery import MessageRequest
-from domain.ladder import level_of
+from domain.ladder import Channel, level_of
 from domain.models import CustomerKind
 from domain.penalties import MissingRate, b2b_late_penalties, rates_on
 from dunning.settings import Creditor
@@ -57,6 +57,9 @@ class Context:
     notes: tuple[str, ...]
 
 
+REACHED_ORDER = (Channel.EMAIL, Channel.SMS, Channel.CALL, Channel.REGISTERED_LETTER)
+
+
 def build_context(request: MessageRequest, creditor: Creditor) -> Context:
     language = request.customer.language
     locale = LOCALES[language]
@@ -94,6 +97,8 @@ def build_context(request: MessageRequest, creditor: Creditor) -> Context:
         "payment_reference": iso11649.format(reference) if reference else request.invoice_id,
         "creditor": creditor,
         "penalties": penalties,
+        # In the ladder's order of escalation, so that messages list them as a person would.
+        "reached_by": [c.value for c in REACHED_ORDER if c in request.reached_by],
     }
     return Context(values=values, notes=tuple(notes))
 

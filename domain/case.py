@@ -2,23 +2,27 @@
 
 The workflow owns one `CaseState`, feeds it signals and the clock, asks `decide()` what to do next and
 reports back what the channels did. Keeping the rules here (no Temporal calls) lets them be unit-tested
-directly and keeps the workflow a thin orchestration shell. The whole state is one serialisable value,
-carried across continue-as-new as is.
+directly and keeps the workflow a thin orchestration shell. The whole state is one serialisable value.
 
-Time model: the ladder is a list of steps with offsets from the due date. A pause (dispute, promise,
-installment plan) does not drop or burst steps: when it ends, `shift_days` pushes the rest of the
-ladder later so the next step lands no sooner than the resume date and the spacing between steps is
-kept ("resumes where it stopped").
+Time model: the ladder is a list of steps with offsets from the due date (domain.schedule). A pause
+(dispute, promise, installment plan) does not drop or burst steps: when it ends, `shift_days` pushes
+the rest of the ladder later so the next step lands no sooner than the resume date and the spacing
+between steps is kept ("resumes where it stopped"). Only a case that is late (started late, or a
+worker outage) skips steps: it runs the latest one due and records the others as skipped.
+
+Rule changes that running cases see are asked of `rules` (domain.rules) where they decide differently.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
+from domain import schedule
 from domain.calendar import (
     add_business_days,
     in_send_window,
@@ -26,6 +30,7 @@ from domain.calendar import (
     paris_date,
     send_slot,
 )
+from domain.decisions import Close, Decision, ResendInvoice, RunStep, Wait
 from domain.delivery import MessageRequest, PaymentLine, message_id_for
 from domain.ladder import (
     INVOICE_RESEND,
@@ -44,7 +49,6 @@ from domain.models import (
     DisputeOpened,
     DisputeResolved,
     DunningResult,
-    Installment,
     InstallmentPlanAgreed,
     InvoiceCancelled,
     InvoiceInput,
@@ -56,13 +60,23 @@ from domain.models import (
     PromiseToPay,
     Stage,
 )
+from domain.pauses import DisputeState, PlanState, PromiseState
+from domain.rules import ALL_ON, Rule, Rules
+
+__all__ = ["CaseState", "Close", "Decision", "ResendInvoice", "RunStep", "Wait"]
+
+T = TypeVar("T")
 
 ZERO = Decimal("0.00")
 REVERSAL_WATCH = timedelta(days=14)
 DISPUTE_RESUME_DELAY = timedelta(days=3)
-INSTALLMENT_GRACE = timedelta(days=3)
 PROMISE_GRACE_BUSINESS_DAYS = 2
 FORMAL_NOTICE_DEADLINE = timedelta(days=8)
+# Steps with legal effect: they must really happen before the ladder goes on.
+LEGAL_STAGES = frozenset({Stage.FORMAL_NOTICE, Stage.LITIGATION})
+# What the trail counts as a step that happened, for the hand-over and for what messages may say.
+HAPPENED = frozenset({ActionStatus.SENT, ActionStatus.DONE})
+_CHANNELS = frozenset(c.value for c in Channel)
 
 
 class PaymentRecord(BaseModel):
@@ -73,61 +87,18 @@ class PaymentRecord(BaseModel):
     reversed: bool = False
 
 
-class DisputeState(BaseModel):
-    reason: str
-    opened_on: date
-
-
-class PromiseState(BaseModel):
-    promised_on: date
-    amount: Decimal | None
-    paid_at_promise: Decimal
-    resume_at: datetime
-
-
-class PlanState(BaseModel):
-    installments: list[Installment]
-    paid_at_agreement: Decimal
-    checked: int = 0
-
-    def check_at(self, index: int) -> datetime:
-        return send_slot(self.installments[index].due_on + INSTALLMENT_GRACE)
-
-    def due_by(self, index: int) -> Decimal:
-        return sum((i.amount for i in self.installments[: index + 1]), ZERO)
-
-
 class CallTask(BaseModel):
     step: str
     opened_at: datetime
 
 
-# --------------------------------------------------------------------------------------- decisions
+class Hold(BaseModel):
+    """A formal notice or hand-over that did not certainly happen: the ladder waits for it."""
 
-
-@dataclass(frozen=True)
-class Close:
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
-class Wait:
-    until: datetime | None  # None: only a signal can move the case on
-    step: str | None  # what happens when the wait ends, for status and the timer summary
-
-
-@dataclass(frozen=True)
-class RunStep:
     index: int
-    skipped: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class ResendInvoice:
-    occurrence: int
-
-
-Decision = Close | Wait | RunStep | ResendInvoice
+    # The next attempt after a failure; None after an unconfirmed send, which only a person can settle
+    # (the sent-ledger never sends an in-doubt message again).
+    retry_at: datetime | None
 
 
 class CaseState(BaseModel):
@@ -138,6 +109,9 @@ class CaseState(BaseModel):
     next_index: int = 0
     shift_days: int = 0
     ladder_stage: Stage = Stage.SCHEDULED
+    # The Paris day the last ladder step ran: the next one is planned no earlier than the day after.
+    last_step_on: date | None = None
+    hold: Hold | None = None
     payments: dict[str, PaymentRecord] = Field(default_factory=dict)
     # A reversal that arrived before its payment (bank files can be imported out of order).
     early_reversals: dict[str, str | None] = Field(default_factory=dict)
@@ -146,18 +120,32 @@ class CaseState(BaseModel):
     promise: PromiseState | None = None
     plan: PlanState | None = None
     open_calls: dict[str, CallTask] = Field(default_factory=dict)
+    reached_by_phone: bool = False
     resends_requested: int = 0
     resends_done: int = 0
     cancel_reason: str | None = None
     settled_at: datetime | None = None
+    # The day the balance reached zero: the payment's own date when a payment settled it.
+    settled_on: date | None = None
     outcome: Outcome | None = None
     closed_on: date | None = None
     actions: list[Action] = Field(default_factory=list)
     seen_event_ids: list[str] = Field(default_factory=list)
+    # Events that arrived before they applied (a resolution before its dispute): a retry may apply.
+    unapplied_event_ids: list[str] = Field(default_factory=list)
+    _rules: Rules = PrivateAttr(default=ALL_ON)
 
     @classmethod
-    def open(cls, invoice: InvoiceInput, ladder_version: str) -> CaseState:
-        return cls(invoice=invoice, ladder_version=ladder_version, amount=invoice.amount, due_on=invoice.due_on)
+    def open(cls, invoice: InvoiceInput, ladder_version: str, rules: Rules = ALL_ON) -> CaseState:
+        case = cls(invoice=invoice, ladder_version=ladder_version, amount=invoice.amount, due_on=invoice.due_on)
+        case._rules = rules
+        return case
+
+    def _choose(self, rule: Rule, new: T, old: T) -> T:
+        """`new`, unless it differs from `old` and this case is one that keeps the old rule."""
+        if new == old:
+            return new
+        return new if self._rules.on(rule) else old
 
     # ------------------------------------------------------------------------------ derived values
 
@@ -193,13 +181,36 @@ class CaseState(BaseModel):
             return Stage.PROMISED
         return self.ladder_stage
 
-    def step_at(self, index: int) -> datetime:
-        step = self.steps[index]
-        return send_slot(self.due_on + timedelta(days=step.offset_days + self.shift_days))
+    def schedule(self, spread: bool = True) -> dict[int, datetime]:
+        """When each remaining step runs, by ladder index (domain.schedule)."""
+        return schedule.slots(
+            self.steps, self.due_on, self.shift_days, self.next_index, self.last_step_on if spread else None, spread
+        )
+
+    def _planned_day(self, index: int) -> date:
+        return schedule.planned_day(self.due_on, self.steps[index], self.shift_days)
+
+    @property
+    def overdue_until(self) -> date | None:
+        """The day the debt stopped being overdue: settled, cancelled or handed over."""
+        if self.balance <= 0 and self.settled_on is not None:
+            return self.settled_on
+        return self.closed_on
 
     def days_overdue(self, now: datetime) -> int:
-        as_of = self.closed_on or paris_date(now)
+        as_of = self.overdue_until or paris_date(now)
         return max(0, (as_of - self.due_on).days)
+
+    def happened(self, step: str) -> bool:
+        return any(a.step == step and a.status in HAPPENED for a in self.actions)
+
+    def channels_used(self) -> list[Channel]:
+        """The channels by which the customer was really reached so far, for what a message may claim:
+        a call task counts only once a person logged that they spoke to the customer."""
+        used = {Channel(a.channel) for a in self.actions if a.status is ActionStatus.SENT and a.channel in _CHANNELS}
+        if self.reached_by_phone:
+            used.add(Channel.CALL)
+        return sorted(used)
 
     # ---------------------------------------------------------------------------------- decisions
 
@@ -222,29 +233,69 @@ class CaseState(BaseModel):
             if not in_send_window(now):
                 return Wait(next_send_opportunity(now), INVOICE_RESEND)
             return ResendInvoice(self.resends_done)
-        due = [i for i in range(self.next_index, len(self.steps)) if self.step_at(i) <= now]
+        if self.hold is not None:
+            return self._retry_held(now, self.hold)
+        if self.next_index >= len(self.steps):
+            return Wait(None, None)
+        decision = self._choose(Rule.EVERY_STEP_ON_TIME, self._due_step(now, True), self._due_step(now, False))
+        if isinstance(decision, RunStep):
+            return self._notice_before_litigation(decision, now)
+        return decision
+
+    def _due_step(self, now: datetime, spread: bool) -> Wait | RunStep:
+        planned = self.schedule(spread)
+        due = [i for i, at in planned.items() if at <= now]
         if not due:
-            return Wait(self.step_at(self.next_index), self.steps[self.next_index].name)
+            return Wait(planned[self.next_index], self.steps[self.next_index].name)
         if not in_send_window(now):
             return Wait(next_send_opportunity(now), self.steps[due[-1]].name)
-        # A late start or a long outage never bursts: only the latest due step runs.
+        # Only a late case (late start, long outage) has several steps due at once: it never bursts,
+        # only the latest due step runs.
         return RunStep(due[-1], tuple(due[:-1]))
 
-    def skipped_notice(self, decision: RunStep) -> int | None:
-        """The formal notice a catch-up would skip on its way to the litigation hand-over, if any.
+    def _retry_held(self, now: datetime, hold: Hold) -> Wait | RunStep:
+        name = self.steps[hold.index].name
+        if hold.retry_at is None:
+            return Wait(None, None)
+        if now < hold.retry_at:
+            return Wait(hold.retry_at, name)
+        if not in_send_window(now):
+            return Wait(next_send_opportunity(now), name)
+        return RunStep(hold.index, ())
 
-        A case caught up past J+60 (late import, long outage) would otherwise be handed over without
-        ever having been put on notice."""
+    def _notice_before_litigation(self, decision: RunStep, now: datetime) -> RunStep:
+        """No hand-over without a formal notice: a catch-up past J+60 (late import, long outage), or a
+        notice skipped or failed before the rule held it, sends the notice first; the hand-over then
+        follows at the ladder's usual distance after it."""
         if self.steps[decision.index].channel is not Channel.LITIGATION:
-            return None
+            return decision
         notices = [i for i in decision.skipped if self.steps[i].stage is Stage.FORMAL_NOTICE]
-        return notices[-1] if notices else None
+        if notices:
+            notice = notices[-1]
+            first = RunStep(notice, tuple(i for i in decision.skipped if i < notice), self._days_late(notice, now))
+            return self._choose(Rule.NOTICE_BEFORE_LITIGATION, first, decision)
+        earlier = [i for i in range(decision.index) if self.steps[i].stage is Stage.FORMAL_NOTICE]
+        if earlier and not self.happened(self.steps[earlier[-1]].name):
+            first = RunStep(earlier[-1], decision.skipped, self._days_late(earlier[-1], now))
+            return self._choose(Rule.LEGAL_STEPS_MUST_HAPPEN, first, decision)
+        return decision
 
-    def notice_first(self, decision: RunStep, notice: int, now: datetime) -> RunStep:
-        """Run the formal notice now; the hand-over follows at the ladder's usual distance after it."""
-        planned = self.due_on + timedelta(days=self.steps[notice].offset_days + self.shift_days)
-        self.shift_days += (paris_date(now) - planned).days
-        return RunStep(notice, tuple(i for i in decision.skipped if i < notice))
+    def _days_late(self, index: int, now: datetime) -> int:
+        return max(0, (paris_date(now) - self._planned_day(index)).days)
+
+    def route(self, index: int) -> tuple[Channel | None, str | None]:
+        """The channel a step goes by for this customer, or None and why it is skipped."""
+        step = self.steps[index]
+        customer = self.invoice.customer
+        if step.channel is Channel.SMS and customer.phone is None:
+            return None, "no phone number"
+        if step.channel is Channel.REGISTERED_LETTER and customer.postal_address is None:
+            # Any sufficient written demand is a formal notice (Code civil 1344): without an address
+            # it goes by e-mail, and a person is asked for the address the court file will need.
+            if step.stage is Stage.FORMAL_NOTICE and self._rules.on(Rule.LEGAL_STEPS_MUST_HAPPEN):
+                return Channel.EMAIL, "by e-mail: no postal address"
+            return None, "no postal address"
+        return step.channel, None
 
     def on_clock(self, now: datetime) -> None:
         """Apply what the passing of time decides: closing, lapsed promises, installment checks."""
@@ -257,8 +308,17 @@ class CaseState(BaseModel):
             if self.settled_at is not None and now >= self.settled_at + REVERSAL_WATCH:
                 self._close(Outcome.SETTLED, today)
         else:
-            self._check_plan(now)
-            self._check_promise(now)
+            # While a dispute is open the customer may rightly withhold payment: a plan or promise
+            # checked then would be declared broken for it.
+            held = self.dispute is not None and self._pause_check_due(now)
+            if not (held and self._rules.on(Rule.PAUSES_WAIT_OUT_DISPUTES)):
+                self._check_plan(now)
+                self._check_promise(now)
+
+    def _pause_check_due(self, now: datetime) -> bool:
+        plan_due = self.plan is not None and now >= self.plan.check_at(self.plan.checked)
+        promise_due = self.promise is not None and now >= self.promise.resume_at
+        return plan_due or promise_due
 
     def _check_plan(self, now: datetime) -> None:
         while self.plan is not None and now >= self.plan.check_at(self.plan.checked):
@@ -311,7 +371,7 @@ class CaseState(BaseModel):
     def _resume_from(self, day: date) -> None:
         if self.next_index >= len(self.steps):
             return
-        planned = self.due_on + timedelta(days=self.steps[self.next_index].offset_days + self.shift_days)
+        planned = self._planned_day(self.next_index)
         if planned < day:
             self.shift_days += (day - planned).days
 
@@ -322,19 +382,55 @@ class CaseState(BaseModel):
 
     # ------------------------------------------------------------------------------ step results
 
-    def mark_skipped(self, now: datetime, index: int, why: str) -> None:
-        step = self.steps[index]
-        self.record(now, step.name, step.channel.value, ActionStatus.SKIPPED, why)
+    def begin_step(self, now: datetime, decision: RunStep) -> None:
+        for index in decision.skipped:
+            step = self.steps[index]
+            self.record(
+                now, step.name, step.channel.value, ActionStatus.SKIPPED, "not sent: a later step was already due"
+            )
+        self.shift_days += decision.reshift_days
 
-    def complete_step(self, now: datetime, index: int, status: ActionStatus, detail: str | None) -> None:
+    def complete_step(
+        self, now: datetime, index: int, status: ActionStatus, detail: str | None, channel: Channel | None = None
+    ) -> None:
         step = self.steps[index]
-        self.record(now, step.name, step.channel.value, status, detail)
-        self.next_index = index + 1
-        self.ladder_stage = step.stage
+        self.record(now, step.name, (channel or step.channel).value, status, detail)
+        if (
+            step.stage in LEGAL_STAGES
+            and status not in HAPPENED
+            and status is not ActionStatus.OPEN
+            and self._rules.on(Rule.LEGAL_STEPS_MUST_HAPPEN)
+        ):
+            self._hold(now, index, status)
+            return
+        self._advance(now, index)
         if step.channel is Channel.CALL and status is ActionStatus.OPEN:
             self.open_calls[step.name] = CallTask(step=step.name, opened_at=now)
+
+    def _hold(self, now: datetime, index: int, status: ActionStatus) -> None:
+        step = self.steps[index]
+        retry_at = send_slot(add_business_days(paris_date(now), 1)) if status is ActionStatus.FAILED else None
+        self.hold = Hold(index=index, retry_at=retry_at)
+        self.open_calls[step.name] = CallTask(step=step.name, opened_at=now)
+        if step.channel is not Channel.LITIGATION:
+            self.ladder_stage = step.stage
+        self.last_step_on = paris_date(now)
+
+    def _advance(self, now: datetime, index: int) -> None:
+        step = self.steps[index]
+        if self.hold is not None:
+            # Done later than planned: the rest of the ladder keeps its distance from it.
+            self.shift_days += self._days_late(index, now)
+            self.hold = None
+            self.open_calls.pop(step.name, None)
+        self.next_index = index + 1
+        self.ladder_stage = step.stage
+        self.last_step_on = paris_date(now)
         if step.channel is Channel.LITIGATION:
             self._close(Outcome.LITIGATION, paris_date(now))
+
+    def open_task(self, now: datetime, step: str) -> None:
+        self.open_calls[step] = CallTask(step=step, opened_at=now)
 
     def complete_resend(self, now: datetime, status: ActionStatus, detail: str | None) -> None:
         self.resends_done += 1
@@ -370,19 +466,30 @@ class CaseState(BaseModel):
                 key=lambda line: line.received_on,
             ),
             deadline=today + FORMAL_NOTICE_DEADLINE if step == "formal_notice" else None,
+            reached_by=self.channels_used(),
         )
 
     # ------------------------------------------------------------------------------------ signals
     # Each returns False when the signal changes nothing (a duplicate or out of place) so that the
     # workflow only wakes its loop for real changes.
 
-    def accept_event(self, event_id: str | None) -> bool:
+    def apply_event(self, event_id: str | None, apply: Callable[[], bool]) -> bool:
+        """Apply an event once: its id is consumed only when it changed the case, so the same event
+        sent again once it applies (a resolution resent after its dispute) is not lost."""
         if event_id is None:
-            return True
+            return apply()
         if event_id in self.seen_event_ids:
             return False
-        self.seen_event_ids.append(event_id)
-        return True
+        if event_id in self.unapplied_event_ids and not self._rules.on(Rule.EVENT_ID_CONSUMED_WHEN_APPLIED):
+            return False
+        changed = apply()
+        if changed:
+            self.seen_event_ids.append(event_id)
+            if event_id in self.unapplied_event_ids:
+                self.unapplied_event_ids.remove(event_id)
+        elif event_id not in self.unapplied_event_ids:
+            self.unapplied_event_ids.append(event_id)
+        return changed
 
     def receive_payment(self, now: datetime, p: PaymentReceived) -> bool:
         if p.payment_id in self.payments:
@@ -405,7 +512,7 @@ class CaseState(BaseModel):
                 "bank",
                 f"{p.payment_id} was reversed before it arrived: {self.early_reversals.pop(p.payment_id)}",
             )
-        self._after_balance_change(now)
+        self._after_balance_change(now, p.received_on)
         return True
 
     def reverse_payment(self, now: datetime, r: PaymentReversed) -> bool:
@@ -446,9 +553,24 @@ class CaseState(BaseModel):
             self.credits.append(d.credited_amount)
             detail = f"credit note of {d.credited_amount} {self.invoice.currency}"
         self._recorded(now, "dispute_resolved", "customer", detail)
-        self._resume_from(paris_date(now + DISPUTE_RESUME_DELAY))
+        resume_day = paris_date(now + DISPUTE_RESUME_DELAY)
+        self._resume_from(resume_day)
+        self._pauses_resume_after(send_slot(resume_day))
         self._after_balance_change(now)
         return True
+
+    def _pauses_resume_after(self, resume_at: datetime) -> None:
+        """Checks of a plan or promise that fell due during the dispute wait until it has been over
+        as long as the ladder waits."""
+        plan, promise = self.plan, self.promise
+        plan_moves = plan is not None and plan.check_at(plan.checked) < resume_at
+        promise_moves = promise is not None and promise.resume_at < resume_at
+        if not (plan_moves or promise_moves) or not self._rules.on(Rule.PAUSES_WAIT_OUT_DISPUTES):
+            return
+        if plan is not None and plan_moves:
+            plan.not_before = resume_at
+        if promise is not None and promise_moves:
+            promise.resume_at = resume_at
 
     def agree_plan(self, now: datetime, p: InstallmentPlanAgreed) -> bool:
         if self.plan is not None and self.plan.installments == p.installments:
@@ -495,7 +617,14 @@ class CaseState(BaseModel):
             ActionStatus.DONE,
             f"{c.outcome.value}{note}" + ("" if task else " (no open call task for this step)"),
         )
-        if c.outcome is CallOutcome.INVOICE_NOT_RECEIVED:
+        if c.outcome is not CallOutcome.NO_ANSWER:
+            self.reached_by_phone = True
+        hold = self.hold
+        if hold is not None and c.step == self.steps[hold.index].name and c.outcome is CallOutcome.REACHED:
+            # A person confirms the held step did happen (the provider's log, the partner's receipt).
+            self.record(now, c.step, self.steps[hold.index].channel.value, ActionStatus.DONE, "confirmed by a person")
+            self._advance(now, hold.index)
+        elif c.outcome is CallOutcome.INVOICE_NOT_RECEIVED:
             self.resends_requested += 1
         elif c.outcome is CallOutcome.DISPUTED:
             self.open_dispute(now, DisputeOpened(reason=c.note or f"disputed during {c.step}"))
@@ -508,9 +637,17 @@ class CaseState(BaseModel):
             self.amount = u.amount
         if u.due_on is not None and u.due_on != self.due_on:
             changes.append(f"due date {self.due_on} -> {u.due_on}")
-            # A new due date is a new agreement: the remaining steps are planned from it afresh.
+            # A new due date is a new agreement: the remaining steps are planned from it afresh, but
+            # never in the past, where they would all be due at once and skipped as late.
             self.due_on = u.due_on
             self.shift_days = 0
+            today = paris_date(now)
+            if (
+                self.next_index < len(self.steps)
+                and self._planned_day(self.next_index) < today
+                and self._rules.on(Rule.NEW_DUE_DATE_NEVER_BURSTS)
+            ):
+                self._resume_from(today)
         if not changes:
             return False
         self._recorded(now, "invoice_updated", "billing", ", ".join(changes))
@@ -524,9 +661,10 @@ class CaseState(BaseModel):
         self._recorded(now, "invoice_cancelled", "billing", c.reason)
         return True
 
-    def _after_balance_change(self, now: datetime) -> None:
+    def _after_balance_change(self, now: datetime, on: date | None = None) -> None:
         if self.balance <= 0 and self.settled_at is None:
             self.settled_at = now
+            self.settled_on = on or paris_date(now)
             self.open_calls.clear()
             self._recorded(
                 now,
@@ -537,6 +675,7 @@ class CaseState(BaseModel):
             )
         elif self.balance > 0 and self.settled_at is not None:
             self.settled_at = None
+            self.settled_on = None
             self._recorded(
                 now, "reopened", "bank", f"balance back to {self.balance} {self.invoice.currency}: reminders resume"
             )
@@ -552,6 +691,8 @@ class CaseState(BaseModel):
         self.actions.append(Action(step=step, channel=channel, at=now, status=status, detail=detail))
 
     def status(self, now: datetime) -> CaseStatus:
+        """The case as of `now`, the time of its last workflow task; readers bring it to their own
+        time with `CaseStatus.read_at`."""
         decision = self.decide(now)
         next_action = None
         if isinstance(decision, Wait) and decision.step is not None and decision.until is not None:
@@ -575,6 +716,8 @@ class CaseState(BaseModel):
             open_calls=sorted(self.open_calls),
             actions=list(self.actions),
             outcome=self.outcome,
+            as_of=now,
+            overdue_until=self.overdue_until,
         )
 
     def result(self) -> DunningResult:

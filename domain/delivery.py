@@ -45,6 +45,8 @@ class MessageRequest(BaseModel):
     payments: list[PaymentLine]
     # Set for the formal notice: the date by which payment is demanded.
     deadline: date | None = None
+    # The channels that really reached the customer before this message: a message claims no other.
+    reached_by: list[Channel] = []
 
 
 class HandoverRequest(BaseModel):

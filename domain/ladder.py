@@ -1,9 +1,10 @@
 """The escalation ladder: which step runs when, on which channel, per customer segment.
 
-Ladders are dated, versioned data. A running case keeps the version it started with (the workflow
-records it); a new version is added beside the old one and selected for new cases behind
-`workflow.patched()`, because a changed offset is not detected on replay and would silently move
-timers of cases already running.
+Ladders are dated, versioned data. A running case keeps the version it started with: a changed offset
+is not detected on replay and would silently move the timers of cases already running. So a version
+is never edited once released; a new one is added after it in `LADDERS`, and the workflow records,
+in each case's history, the version the case started with (one patch marker per version after the
+first, see workflows.invoice_dunning.ladder_version).
 """
 
 from enum import StrEnum
@@ -119,7 +120,15 @@ LADDERS: dict[str, dict[Segment, tuple[Step, ...]]] = {
         Segment.STRATEGIC: STRATEGIC,
     },
 }
-CURRENT_VERSION = "2026-11"
+
+
+def versions() -> tuple[str, ...]:
+    """Every released version, oldest first; new cases take the last."""
+    return tuple(LADDERS)
+
+
+def current_version() -> str:
+    return versions()[-1]
 
 
 def ladder(version: str, segment: Segment) -> tuple[Step, ...]:

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 from stdnum import iso11649
 
+from domain.calendar import paris_date
 from domain.money import Amount, Balance, Currency, PositiveAmount
 
 IdText = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]*$")
@@ -243,6 +244,17 @@ class CaseStatus(Model):
     open_calls: list[str]
     actions: list[Action]
     outcome: Outcome | None = None
+    # A query answers as of the case's last workflow task, which for a sleeping case may be weeks ago.
+    as_of: datetime | None = None
+    # The day days_overdue stopped counting (settled, cancelled or handed over), if it did.
+    overdue_until: date | None = None
+
+    def read_at(self, now: datetime) -> CaseStatus:
+        """The figures that depend on time, brought to `now` (what the API and the CLI show)."""
+        if self.overdue_until is not None or self.outcome is not None:
+            return self.model_copy(update={"as_of": now})
+        today = paris_date(now)
+        return self.model_copy(update={"as_of": now, "days_overdue": max(0, (today - self.due_on).days)})
 
 
 class DunningResult(Model):

@@ -15,7 +15,7 @@ from activities.email.adapters import SendGridEmail
 from activities.ledger import SentLedger
 from domain.calendar import next_send_opportunity
 from domain.case import CaseState
-from domain.ladder import CURRENT_VERSION, Channel
+from domain.ladder import current_version, Channel
 from domain.models import ActionStatus, CaseStatus, Outcome, PaymentReceived
 from dunning.settings import Creditor
 from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
@@ -115,8 +115,8 @@ def test_a_retry_after_the_provider_accepted_does_not_send_again(harness: Harnes
     ledger = SentLedger(tmp_path / "ledger.sqlite3")
     adapter = SendGridEmail("SG.test-key", harness.sendgrid.url, "relances@exemple.fr", "Exemple")
     activities = EmailActivities(ledger, adapter, Creditor())
-    case = CaseState.open(make_invoice(date(2027, 3, 1)), CURRENT_VERSION)
-    request = case.message(case.step_at(0), "preventive_email", Channel.EMAIL, "invoice-X")
+    case = CaseState.open(make_invoice(date(2027, 3, 1)), current_version())
+    request = case.message(case.schedule()[0], "preventive_email", Channel.EMAIL, "invoice-X")
     first = ActivityEnvironment().run(deliver_once, ledger, request, activities.render, adapter)
     second = ActivityEnvironment().run(activities.send_email, request)
     assert len(harness.sendgrid.requests) == 1

@@ -7,7 +7,7 @@ from activities.ledger import SentLedger
 from activities.letters import LetterActivities, OutboxLetters
 from domain.calendar import send_slot
 from domain.case import CaseState
-from domain.ladder import CURRENT_VERSION, Channel
+from domain.ladder import current_version, Channel
 from dunning.settings import Creditor
 from tests.conftest import make_invoice
 
@@ -16,7 +16,7 @@ NOTICE_DAY = send_slot(DUE + timedelta(days=35))
 
 
 def formal_notice(tmp_path: Path, **customer: str) -> str:
-    case = CaseState.open(make_invoice(DUE, customer=customer), CURRENT_VERSION)
+    case = CaseState.open(make_invoice(DUE, customer=customer), current_version())
     request = case.message(NOTICE_DAY, "formal_notice", Channel.REGISTERED_LETTER, "invoice-X")
     letters = LetterActivities(SentLedger(tmp_path / "l.sqlite3"), OutboxLetters(tmp_path), Creditor())
     return letters.render(request).html

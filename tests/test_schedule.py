@@ -55,10 +55,10 @@ async def test_steps_move_off_weekends_and_holidays(harness: Harness) -> None:
 def test_two_steps_pushed_onto_one_morning_collapse_into_the_later_one() -> None:
     # Pure check of the rule the workflow applies (domain.case.decide): only the latest due step runs.
     from domain.case import CaseState, RunStep
-    from domain.ladder import CURRENT_VERSION
+    from domain.ladder import current_version
 
     due = date(2027, 1, 15)  # Friday: J+7 is Friday 22, J+8 Saturday 23 -> Monday 25, J+10 Monday 25
-    case = CaseState.open(make_invoice(due), CURRENT_VERSION)
+    case = CaseState.open(make_invoice(due), current_version())
     case.next_index = 5  # level2_email next
     decision = case.decide(send_slot(date(2027, 1, 25)))
     assert isinstance(decision, RunStep)

@@ -9,6 +9,7 @@ no lock is needed and no handler can be cut off when the run ends.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import PARIS, start_of_day_utc
     from domain.case import CaseState, Close, ResendInvoice, RunStep, Wait
     from domain.delivery import Delivery, DeliveryStatus, HandoverRequest, MessageRequest
-    from domain.ladder import CURRENT_VERSION, INVOICE_RESEND, Channel
+    from domain.ladder import INVOICE_RESEND, Channel, versions
     from domain.models import (
         ActionStatus,
         CallLogged,
@@ -39,7 +40,9 @@ with workflow.unsafe.imports_passed_through():
         PromiseToPay,
         Signal,
     )
+    from domain.rules import Rule
     from dunning import search_attributes as sa
+    from dunning.contract import STATUS_QUERY, WORKFLOW_TYPE, ActivityName, SignalName
 
 # Transient provider trouble (429, 5xx, timeouts) is retried for about a day; a 4xx is not retried
 # (the activity raises a non-retryable error) and is recorded on the case as a failed step.
@@ -49,28 +52,67 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(hours=2),
     maximum_attempts=16,
 )
-# 2026-11: a catch-up past J+60 sends the formal notice instead of handing over at once.
-NOTICE_BEFORE_LITIGATION = "notice-before-litigation"
 
 # (activity, start-to-close timeout): above each adapter's own HTTP timeout (SendGrid 10 s; registered
 # mail providers answer in up to 60 s), short enough that a worker dying mid-send is retried soon.
 ACTIVITY_FOR_CHANNEL = {
-    Channel.EMAIL: ("send_email", timedelta(seconds=20)),
-    Channel.SMS: ("send_sms", timedelta(seconds=20)),
-    Channel.REGISTERED_LETTER: ("send_registered_letter", timedelta(seconds=90)),
-    Channel.LITIGATION: ("hand_over_to_litigation", timedelta(seconds=90)),
+    Channel.EMAIL: (ActivityName.SEND_EMAIL, timedelta(seconds=20)),
+    Channel.SMS: (ActivityName.SEND_SMS, timedelta(seconds=20)),
+    Channel.REGISTERED_LETTER: (ActivityName.SEND_REGISTERED_LETTER, timedelta(seconds=90)),
+    Channel.LITIGATION: (ActivityName.HAND_OVER_TO_LITIGATION, timedelta(seconds=90)),
 }
 
+# Errors of the case's rules on its own input or state (a ValidationError of the input, a date the
+# rules cannot place): the same history fails the same way on every retry, so the run fails at once
+# with the message, visible as Failed in the UI, instead of sitting Running with a failing task. A
+# nondeterminism error is not one of them: that is a deploy to roll back, and retrying heals it.
+CASE_ERRORS: list[type[BaseException]] = [ValidationError, ValueError, LookupError, ArithmeticError, AssertionError]
 
-@workflow.defn(name="InvoiceDunning", failure_exception_types=[ValidationError])
+
+def ladder_version() -> str:
+    """The ladder version of this case, as its history recorded it at the first task: every version
+    after the first has its own patch marker, so a case keeps its version when a newer one ships."""
+    first, *later = versions()
+    for version in reversed(later):
+        if workflow.patched(f"ladder-{version}"):
+            return version
+    return first
+
+
+class PatchedRules:
+    """`domain.rules.Rules` answered by `workflow.patched()`: a case that already took a step under
+    an old rule keeps it (its replay finds no marker), every other case records the marker."""
+
+    def __init__(self) -> None:
+        self._memo: dict[Rule, bool] = {}
+        self._peeking = False
+
+    def on(self, rule: Rule) -> bool:
+        if rule not in self._memo:
+            if self._peeking or workflow.unsafe.is_read_only():
+                # What the case will do when it next decides; a query cannot record a marker.
+                return True
+            self._memo[rule] = workflow.patched(rule.value)
+        return self._memo[rule]
+
+    @contextlib.contextmanager
+    def peeking(self) -> Iterator[None]:
+        """Read without recording: a marker must come where the decision is taken, after the upserts
+        of the same task, as in the histories recorded before this class existed."""
+        self._peeking = True
+        try:
+            yield
+        finally:
+            self._peeking = False
+
+
+@workflow.defn(name=WORKFLOW_TYPE, failure_exception_types=CASE_ERRORS)
 class InvoiceDunning:
-    """Input decoding errors (ValidationError) fail the run at once with the field named, instead of
-    leaving a half-alive case retrying its first workflow task forever."""
-
     @workflow.init
     def __init__(self, invoice: InvoiceInput) -> None:
         # State is built here, not in run(): with signal-with-start the handler runs before run().
-        self.case = CaseState.open(invoice, CURRENT_VERSION)
+        self._rules = PatchedRules()
+        self.case = CaseState.open(invoice, ladder_version(), self._rules)
         self._revision = 0
         self._published: dict[str, object] = {}
         # Starts as what the ingress recorded at start; BalanceChangedAt is set whenever the case moves
@@ -90,9 +132,6 @@ class InvoiceDunning:
             if isinstance(decision, Wait):
                 await self._wait(now, decision)
             elif isinstance(decision, RunStep):
-                notice = self.case.skipped_notice(decision)
-                if notice is not None and workflow.patched(NOTICE_BEFORE_LITIGATION):
-                    decision = self.case.notice_first(decision, notice, now)
                 await self._run_step(decision)
             elif isinstance(decision, ResendInvoice):
                 await self._resend_invoice(decision)
@@ -118,22 +157,21 @@ class InvoiceDunning:
 
     async def _run_step(self, decision: RunStep) -> None:
         now = workflow.now()
-        for index in decision.skipped:
-            self.case.mark_skipped(now, index, "not sent: a later step was already due")
+        self.case.begin_step(now, decision)
         step = self.case.steps[decision.index]
-        customer = self.case.invoice.customer
         if step.channel is Channel.CALL:
             self.case.complete_step(now, decision.index, ActionStatus.OPEN, "call task for a credit controller")
             return
-        if step.channel is Channel.SMS and customer.phone is None:
-            self.case.complete_step(now, decision.index, ActionStatus.SKIPPED, "no phone number")
+        channel, why = self.case.route(decision.index)
+        if channel is None:
+            self.case.complete_step(now, decision.index, ActionStatus.SKIPPED, why)
             return
-        if step.channel is Channel.REGISTERED_LETTER and customer.postal_address is None:
-            self.case.complete_step(now, decision.index, ActionStatus.SKIPPED, "no postal address")
-            return
-        message = self.case.message(now, step.name, step.channel, workflow.info().workflow_id)
-        status, detail = await self._deliver(step.channel, message)
-        self.case.complete_step(workflow.now(), decision.index, status, detail)
+        message = self.case.message(now, step.name, channel, workflow.info().workflow_id)
+        status, detail = await self._deliver(channel, message)
+        self.case.complete_step(workflow.now(), decision.index, status, f"{why}; {detail}" if why else detail, channel)
+        if channel is not step.channel and status is ActionStatus.SENT:
+            # Sent by another channel than the ladder's (a notice by e-mail): a person completes the file.
+            self.case.open_task(workflow.now(), step.name)
 
     async def _resend_invoice(self, decision: ResendInvoice) -> None:
         message = self.case.message(
@@ -157,8 +195,8 @@ class InvoiceDunning:
                 summary=f"{message.step} by {channel.value}",
             )
         except ActivityError as err:
-            # The ladder goes on: a failed reminder is on the case for a person to act upon, and
-            # the next step still runs at its date.
+            # A failed reminder is on the case for a person to act upon and the next step still runs
+            # at its date; a failed formal notice or hand-over holds the case (domain.case.Hold).
             return ActionStatus.FAILED, str(err.cause or err)
         status = ActionStatus.SENT if delivery.status is DeliveryStatus.SENT else ActionStatus.UNCONFIRMED
         detail = f"{delivery.provider} {delivery.provider_message_id or ''}".strip()
@@ -166,59 +204,47 @@ class InvoiceDunning:
 
     # ----------------------------------------------------------------------------------- messages
 
-    def _wake(self, changed: bool) -> None:
-        if changed:
+    def _apply(self, signal: Signal, apply: Callable[[], bool]) -> None:
+        if self.case.outcome is None and self.case.apply_event(signal.event_id, apply):
             self._revision += 1
 
-    def _accept(self, signal: Signal) -> bool:
-        return self.case.outcome is None and self.case.accept_event(signal.event_id)
-
-    @workflow.signal(name="payment_received")
+    @workflow.signal(name=SignalName.PAYMENT_RECEIVED)
     def payment_received(self, payment: PaymentReceived) -> None:
-        if self._accept(payment):
-            self._wake(self.case.receive_payment(workflow.now(), payment))
+        self._apply(payment, lambda: self.case.receive_payment(workflow.now(), payment))
 
-    @workflow.signal(name="payment_reversed")
+    @workflow.signal(name=SignalName.PAYMENT_REVERSED)
     def payment_reversed(self, reversal: PaymentReversed) -> None:
-        if self._accept(reversal):
-            self._wake(self.case.reverse_payment(workflow.now(), reversal))
+        self._apply(reversal, lambda: self.case.reverse_payment(workflow.now(), reversal))
 
-    @workflow.signal(name="dispute_opened")
+    @workflow.signal(name=SignalName.DISPUTE_OPENED)
     def dispute_opened(self, dispute: DisputeOpened) -> None:
-        if self._accept(dispute):
-            self._wake(self.case.open_dispute(workflow.now(), dispute))
+        self._apply(dispute, lambda: self.case.open_dispute(workflow.now(), dispute))
 
-    @workflow.signal(name="dispute_resolved")
+    @workflow.signal(name=SignalName.DISPUTE_RESOLVED)
     def dispute_resolved(self, resolution: DisputeResolved) -> None:
-        if self._accept(resolution):
-            self._wake(self.case.resolve_dispute(workflow.now(), resolution))
+        self._apply(resolution, lambda: self.case.resolve_dispute(workflow.now(), resolution))
 
-    @workflow.signal(name="installment_plan_agreed")
+    @workflow.signal(name=SignalName.INSTALLMENT_PLAN_AGREED)
     def installment_plan_agreed(self, plan: InstallmentPlanAgreed) -> None:
-        if self._accept(plan):
-            self._wake(self.case.agree_plan(workflow.now(), plan))
+        self._apply(plan, lambda: self.case.agree_plan(workflow.now(), plan))
 
-    @workflow.signal(name="promise_to_pay")
+    @workflow.signal(name=SignalName.PROMISE_TO_PAY)
     def promise_to_pay(self, promise: PromiseToPay) -> None:
-        if self._accept(promise):
-            self._wake(self.case.promise_payment(workflow.now(), promise))
+        self._apply(promise, lambda: self.case.promise_payment(workflow.now(), promise))
 
-    @workflow.signal(name="call_logged")
+    @workflow.signal(name=SignalName.CALL_LOGGED)
     def call_logged(self, call: CallLogged) -> None:
-        if self._accept(call):
-            self._wake(self.case.log_call(workflow.now(), call))
+        self._apply(call, lambda: self.case.log_call(workflow.now(), call))
 
-    @workflow.signal(name="invoice_updated")
+    @workflow.signal(name=SignalName.INVOICE_UPDATED)
     def invoice_updated(self, update: InvoiceUpdated) -> None:
-        if self._accept(update):
-            self._wake(self.case.update_invoice(workflow.now(), update))
+        self._apply(update, lambda: self.case.update_invoice(workflow.now(), update))
 
-    @workflow.signal(name="invoice_cancelled")
+    @workflow.signal(name=SignalName.INVOICE_CANCELLED)
     def invoice_cancelled(self, cancellation: InvoiceCancelled) -> None:
-        if self._accept(cancellation):
-            self._wake(self.case.cancel(workflow.now(), cancellation))
+        self._apply(cancellation, lambda: self.case.cancel(workflow.now(), cancellation))
 
-    @workflow.query(name="status")
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> CaseStatus:
         return self.case.status(workflow.now())
 
@@ -226,7 +252,8 @@ class InvoiceDunning:
 
     def _publish(self, now: datetime) -> None:
         case = self.case
-        status = case.status(now)
+        with self._rules.peeking():
+            status = case.status(now)
         self._set(sa.STAGE, case.stage.value)
         self._set(sa.CUSTOMER_ID, case.invoice.customer.customer_id)
         self._set(sa.SEGMENT, case.invoice.customer.segment.value)

@@ -1,0 +1,46 @@
+"""Changes to the case rules that running cases see, each one introduced by its own patch.
+
+A case already running when a rule changes may have recorded, in its history, a step taken under the
+old rule: replaying that history with the new rule would issue other commands and fail. So every
+change is named here and `CaseState` asks `Rules.on(rule)` only at a point where the new rule would
+decide differently from the old one. The workflow answers with `workflow.patched(rule)`: a case that
+reached that point before the change keeps the old rule, every other case takes the new one from
+then on. Tests answer with a plain set.
+"""
+
+from enum import StrEnum
+from typing import Protocol
+
+
+class Rule(StrEnum):
+    # 2026-11: a catch-up past J+60 sends the formal notice instead of handing over at once.
+    NOTICE_BEFORE_LITIGATION = "notice-before-litigation"
+    # 2026-12: two steps that a weekend or holiday pushes onto one morning both run, on successive
+    # business days, instead of the earlier one being skipped.
+    EVERY_STEP_ON_TIME = "every-step-on-time"
+    # 2026-12: a formal notice or hand-over that did not certainly happen holds the case (open task,
+    # retry) instead of the ladder going on; no postal address sends the notice by e-mail.
+    LEGAL_STEPS_MUST_HAPPEN = "legal-steps-must-happen"
+    # 2026-12: an event id is consumed only by an event that was applied.
+    EVENT_ID_CONSUMED_WHEN_APPLIED = "event-id-consumed-when-applied"
+    # 2026-12: installment and promise checks wait while a dispute is open.
+    PAUSES_WAIT_OUT_DISPUTES = "pauses-wait-out-disputes"
+    # 2026-12: a new due date never plans the remaining steps in the past.
+    NEW_DUE_DATE_NEVER_BURSTS = "new-due-date-never-bursts"
+
+
+class Rules(Protocol):
+    def on(self, rule: Rule) -> bool: ...
+
+
+class FixedRules:
+    """Rules decided up front: all on for new cases, or a chosen set to test an older case."""
+
+    def __init__(self, on: frozenset[Rule] = frozenset(Rule)) -> None:
+        self._on = on
+
+    def on(self, rule: Rule) -> bool:
+        return rule in self._on
+
+
+ALL_ON = FixedRules()
