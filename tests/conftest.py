@@ -162,6 +162,18 @@ def clear_due_date(after: date) -> date:
     return due
 
 
+def colliding_due_date(after: date) -> date:
+    """The first due date on or after `after` whose standard ladder has two steps on one morning
+    before they are spread over successive business days (domain.schedule)."""
+    from domain.calendar import send_slot
+    from domain.ladder import STANDARD
+
+    due = after
+    while len({send_slot(due + timedelta(days=s.offset_days)) for s in STANDARD}) == len(STANDARD):
+        due += timedelta(days=1)
+    return due
+
+
 def near(actual: datetime, expected: datetime) -> bool:
     """A timer fires at its instant, the action is stamped when the workflow task completes."""
     return expected <= actual < expected + timedelta(minutes=1)

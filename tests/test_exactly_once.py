@@ -15,7 +15,7 @@ from activities.email.adapters import SendGridEmail
 from activities.ledger import SentLedger
 from domain.calendar import next_send_opportunity
 from domain.case import CaseState
-from domain.ladder import current_version, Channel
+from domain.ladder import Channel, current_version
 from domain.models import ActionStatus, CaseStatus, Outcome, PaymentReceived
 from dunning.settings import Creditor
 from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice

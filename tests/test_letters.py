@@ -7,7 +7,7 @@ from activities.ledger import SentLedger
 from activities.letters import LetterActivities, OutboxLetters
 from domain.calendar import send_slot
 from domain.case import CaseState
-from domain.ladder import current_version, Channel
+from domain.ladder import Channel, current_version
 from dunning.settings import Creditor
 from tests.conftest import make_invoice
 

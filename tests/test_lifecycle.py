@@ -5,14 +5,16 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from domain.calendar import send_slot
+from domain.calendar import paris_date
 from domain.ladder import STANDARD
 from domain.models import ActionStatus, CaseStatus, Outcome
-from tests.conftest import Harness, clear_due_date, make_invoice
+from domain.schedule import slots
+from tests.conftest import Harness, colliding_due_date, make_invoice
 
 
 async def test_unpaid_invoice_walks_the_whole_ladder_to_litigation(harness: Harness) -> None:
-    due = clear_due_date(await harness.today() + timedelta(days=30))
+    # A due date where a weekend pushes two steps onto one morning: both run, on successive days.
+    due = colliding_due_date(await harness.today() + timedelta(days=30))
     invoice = make_invoice(due)
     async with harness.worker():
         handle = await harness.start(invoice)
@@ -23,8 +25,10 @@ async def test_unpaid_invoice_walks_the_whole_ladder_to_litigation(harness: Harn
     assert result.balance == invoice.amount
     steps = [a for a in status.actions if a.channel != "bank"]
     assert [a.step for a in steps] == [s.name for s in STANDARD]
-    for action, step in zip(steps, STANDARD, strict=True):
-        expected = send_slot(due + timedelta(days=step.offset_days))
+    planned = slots(STANDARD, due, 0, 0, None, spread=True)
+    assert len({paris_date(at) for at in planned.values()}) == len(STANDARD)
+    for index, (action, step) in enumerate(zip(steps, STANDARD, strict=True)):
+        expected = planned[index]
         assert expected <= action.at < expected + timedelta(minutes=1), f"{step.name} ran at {action.at}"
     statuses = {a.step: a.status for a in steps}
     assert statuses["preventive_call"] is ActionStatus.OPEN

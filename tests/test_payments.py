@@ -5,49 +5,58 @@ from decimal import Decimal
 
 import pytest
 
-from domain.calendar import paris_date
+from domain.calendar import paris_date, send_slot
 from domain.ladder import STANDARD
 from domain.models import CaseStatus, Outcome, PaymentReceived, PaymentReversed, Stage
 from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
 
+# (the next step's offset, the stage the case is in just before it): each payment arrives an hour
+# before a step, so the 14 days it is watched for a reversal contain steps that must not run.
 PAYMENT_POINTS = [
-    (None, Stage.SCHEDULED),
-    (-15, Stage.PREVENTIVE),
-    (1, Stage.LEVEL_1),
-    (8, Stage.LEVEL_2),
-    (30, Stage.LEVEL_3),
-    (35, Stage.FORMAL_NOTICE),
+    (-15, Stage.SCHEDULED),
+    (-7, Stage.PREVENTIVE),
+    (4, Stage.LEVEL_1),
+    (10, Stage.LEVEL_2),
+    (32, Stage.LEVEL_3),
+    (60, Stage.FORMAL_NOTICE),
 ]
+CHANNEL_OUTBOXES = ("sms", "letters", "litigation")
 
 
 @pytest.mark.parametrize(("offset", "stage"), PAYMENT_POINTS, ids=[s.value for _, s in PAYMENT_POINTS])
-async def test_full_payment_at_any_stage_stops_every_reminder(
-    harness: Harness, offset: int | None, stage: Stage
-) -> None:
+async def test_full_payment_at_any_stage_stops_every_reminder(harness: Harness, offset: int, stage: Stage) -> None:
     due = clear_due_date(await harness.today() + timedelta(days=30))
     invoice = make_invoice(due)
+    next_step = send_slot(due + timedelta(days=offset))
     async with harness.worker():
         handle = await harness.start(invoice)
-        if offset is not None:
-            await advance_to(harness, at_step(due, offset))
+        await advance_to(harness, next_step - timedelta(hours=1))
         before = await handle.query("status", result_type=CaseStatus)
         assert before.stage is stage
-        sent_before = len(harness.sendgrid.requests)
+        assert before.next_action is not None
+        assert before.next_action.at == next_step
+        emails, outboxes = len(harness.sendgrid.requests), [len(harness.outbox(c)) for c in CHANNEL_OUTBOXES]
         paid_on = await harness.today()
         await handle.signal(
             "payment_received", PaymentReceived(payment_id="P1", amount=invoice.amount, received_on=paid_on)
         )
         settled = await handle.query("status", result_type=CaseStatus)
         result = await handle.result()
+        after = await handle.query("status", result_type=CaseStatus)
     assert settled.stage is Stage.SETTLED
     assert settled.next_action is not None
     assert settled.next_action.step == "close_settled"
     assert result.outcome is Outcome.SETTLED
     assert result.balance == Decimal("0.00")
-    # The case watched 14 days for a reversal, and nothing at all went out after the money arrived.
+    # The case watched 14 days for a reversal, a window holding at least the step it was paid before,
+    # and nothing at all happened on any channel after the money arrived: no message, no call task.
     assert result.closed_on == paid_on + timedelta(days=14)
-    assert len(harness.sendgrid.requests) == sent_before
-    assert harness.outbox("litigation") == []
+    assert paris_date(next_step) < result.closed_on
+    assert len(harness.sendgrid.requests) == emails
+    assert [len(harness.outbox(c)) for c in CHANNEL_OUTBOXES] == outboxes
+    ladder_steps = {s.name for s in STANDARD}
+    assert [a for a in after.actions[len(before.actions) :] if a.step in ladder_steps] == []
+    assert after.open_calls == []
 
 
 async def test_partial_payment_lowers_balance_and_ladder_goes_on(harness: Harness) -> None:

@@ -3,9 +3,18 @@
 from datetime import date, timedelta
 
 from domain.calendar import is_business_day, next_business_day, paris_date, send_slot
-from domain.ladder import BAD_PAYER
+from domain.ladder import BAD_PAYER, STANDARD
 from domain.models import CaseStatus, InvoiceUpdated, Stage
-from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice, near
+from tests.conftest import (
+    Harness,
+    advance_to,
+    at_step,
+    clear_due_date,
+    close_case,
+    colliding_due_date,
+    make_invoice,
+    near,
+)
 
 
 async def test_late_start_runs_only_the_latest_due_step(harness: Harness) -> None:
@@ -52,18 +61,25 @@ async def test_steps_move_off_weekends_and_holidays(harness: Harness) -> None:
             assert is_business_day(action.at.date())
 
 
-def test_two_steps_pushed_onto_one_morning_collapse_into_the_later_one() -> None:
-    # Pure check of the rule the workflow applies (domain.case.decide): only the latest due step runs.
-    from domain.case import CaseState, RunStep
-    from domain.ladder import current_version
-
-    due = date(2027, 1, 15)  # Friday: J+7 is Friday 22, J+8 Saturday 23 -> Monday 25, J+10 Monday 25
-    case = CaseState.open(make_invoice(due), current_version())
-    case.next_index = 5  # level2_email next
-    decision = case.decide(send_slot(date(2027, 1, 25)))
-    assert isinstance(decision, RunStep)
-    assert case.steps[decision.index].name == "level2_sms"
-    assert [case.steps[i].name for i in decision.skipped] == ["level2_email"]
+async def test_two_steps_pushed_onto_one_morning_both_run_on_successive_business_days(harness: Harness) -> None:
+    due = colliding_due_date(await harness.today() + timedelta(days=30))
+    # The ladder as planned from the due date alone, before collisions are spread.
+    raw = {s.name: send_slot(due + timedelta(days=s.offset_days)) for s in STANDARD}
+    collided = {name for name, at in raw.items() if list(raw.values()).count(at) > 1}
+    assert collided
+    async with harness.worker():
+        handle = await harness.start(make_invoice(due))
+        await advance_to(harness, send_slot(due + timedelta(days=33)))
+        status = await handle.query("status", result_type=CaseStatus)
+        await close_case(handle)
+    ran = {a.step: a.at for a in status.actions if a.step in raw}
+    assert not [a for a in status.actions if a.status == "skipped"]
+    assert collided <= set(ran)
+    days = [paris_date(at) for at in ran.values()]
+    assert days == sorted(set(days))
+    for name in collided:
+        assert is_business_day(paris_date(ran[name]))
+        assert raw[name] <= ran[name] <= raw[name] + timedelta(days=4)
 
 
 async def test_new_due_date_reschedules_the_remaining_steps(harness: Harness) -> None:
