@@ -36,6 +36,7 @@ from starter.dispatch import Dispatcher
 from starter.importer import DEFAULT_CONCURRENCY, import_items, parse_event_lines
 from starter.reconcile import import_bank_file, journal_path, open_invoices
 from starter.store import IngressStore
+from workflows.invoice_dunning import InvoiceDunning
 
 RAW_QUEUE = "bench-raw"
 PRODUCT_QUEUE = "bench-dunning"
@@ -199,7 +200,7 @@ async def spot_check(client: Client, invoice_ids: list[str]) -> list[str]:
         handle = client.get_workflow_handle(workflow_id_for(invoice_id))
         for attempt in range(5):  # the sticky backlog is not in the drained count: retry a timed-out query
             try:
-                status: CaseStatus = await handle.query("status", result_type=CaseStatus)
+                status: CaseStatus = await handle.query(InvoiceDunning.status)
                 break
             except RPCError:
                 if attempt == 4:

@@ -1,7 +1,5 @@
 """Starting and reaching cases: the one place that knows the workflow id, policies and summaries."""
 
-from typing import Any
-
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
     WorkflowIDConflictPolicy,
@@ -9,6 +7,7 @@ from temporalio.common import (
 )
 
 from domain.models import DunningResult, InvoiceInput, workflow_id_for
+from workflows.invoice_dunning import InvoiceDunning
 
 
 def summary(invoice: InvoiceInput) -> str:
@@ -20,8 +19,8 @@ def summary(invoice: InvoiceInput) -> str:
 
 
 async def start_case(
-    client: Client, invoice: InvoiceInput, task_queue: str, **start_signal: Any
-) -> WorkflowHandle[Any, DunningResult]:
+    client: Client, invoice: InvoiceInput, task_queue: str
+) -> WorkflowHandle[InvoiceDunning, DunningResult]:
     """Start the case, or return the running one: a repeated `invoice.created` changes nothing.
 
     A closed case is never restarted under the same invoice id (REJECT_DUPLICATE): a settled or
@@ -33,11 +32,10 @@ async def start_case(
     a worker runs) the case is listed, with its summary, but matches no filter.
     """
     return await client.start_workflow(
-        "InvoiceDunning",
+        InvoiceDunning.run,
         invoice,
         id=workflow_id_for(invoice.invoice_id),
         task_queue=task_queue,
-        result_type=DunningResult,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         static_summary=summary(invoice),
@@ -47,5 +45,4 @@ async def start_case(
             f"**Customer** {invoice.customer.customer_id} ({invoice.customer.kind.value},"
             f" {invoice.customer.segment.value})"
         ),
-        **start_signal,
     )

@@ -1,20 +1,21 @@
 """Read side shared by the API and the CLI: one case's status, case lists and open calls.
 
 Lists use Temporal visibility over the search attributes of `dunning.search_attributes`; they lag a
-second or so behind the cases. A single case's status is its `status` query, always current.
+second or so behind the cases. A single case's status is its `status` query, brought to the time of reading.
 
 User input never reaches a visibility query raw: values are checked against the shapes the contract
 allows (a `Stage`, an id of `domain.models.IdText` form) and then quoted and escaped.
 """
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
-from domain.models import CaseStatus, Stage, workflow_id_for
+from domain.models import CaseStatus, DunningResult, Stage, workflow_id_for
 from dunning import search_attributes as sa
+from workflows.invoice_dunning import InvoiceDunning
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,63}$")
 _PREFIX = workflow_id_for("")
@@ -59,11 +60,14 @@ def cases_query(stage: str | None = None, customer_id: str | None = None) -> str
     return " AND ".join(clauses)
 
 
-async def case_status(client: Client, invoice_id: str) -> CaseStatus:
-    """Raises temporalio RPCError NOT_FOUND for an unknown invoice."""
-    handle = client.get_workflow_handle(workflow_id_for(check_id(invoice_id, "invoice id")))
-    status: CaseStatus = await handle.query("status", result_type=CaseStatus)
-    return status
+async def case_status(client: Client, invoice_id: str, now: datetime | None = None) -> CaseStatus:
+    """The case as of `now` (default: this instant). The query answers as of the case's last workflow
+    task, weeks ago for a sleeping case: its time-dependent figures are brought to the reading here.
+
+    Raises temporalio RPCError NOT_FOUND for an unknown invoice."""
+    handle = client.get_workflow_handle(workflow_id_for(check_id(invoice_id, "invoice id")), result_type=DunningResult)
+    status = await handle.query(InvoiceDunning.status)
+    return status.read_at(now or datetime.now(UTC))
 
 
 async def list_cases(

@@ -43,6 +43,7 @@ from starter.bank import (
 )
 from starter.bank.journal import PendingSignal
 from starter.dispatch import Applied, Dispatcher
+from workflows.invoice_dunning import InvoiceDunning
 
 DEFAULT_CONCURRENCY = 16
 # Signals confirmed sent per journal commit: a crash re-sends at most this many, which the cases ignore.
@@ -141,7 +142,7 @@ async def _ask(client: Client, invoice_ids: list[str], concurrency: int) -> list
         async with limit:
             handle = client.get_workflow_handle(workflow_id_for(invoice_id))
             try:
-                status: CaseStatus = await handle.query("status", result_type=CaseStatus)
+                status: CaseStatus = await handle.query(InvoiceDunning.status)
             except RPCError as error:
                 if error.status == RPCStatusCode.NOT_FOUND:
                     return None  # started elsewhere and never reached the server: not a candidate

@@ -24,6 +24,7 @@ from dunning.client import DATA_CONVERTER
 from dunning.settings import ChannelSettings
 from tests.fake_sendgrid import FakeSendGrid
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
+from workflows.invoice_dunning import InvoiceDunning
 
 # urllib honours proxy variables; the fake provider is on loopback.
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
@@ -181,5 +182,5 @@ def near(actual: datetime, expected: datetime) -> bool:
 
 async def close_case(handle: WorkflowHandle[Any, DunningResult]) -> DunningResult:
     """End a test's case by cancelling it, so its worker shuts down on a closed workflow."""
-    await handle.signal("invoice_cancelled", InvoiceCancelled(reason="test over"))
+    await handle.signal(InvoiceDunning.invoice_cancelled, InvoiceCancelled(reason="test over"))
     return await handle.result()

@@ -2,8 +2,9 @@
 
 from datetime import timedelta
 
-from domain.models import CallLogged, CaseStatus, Stage
+from domain.models import CallLogged, Stage
 from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
+from workflows.invoice_dunning import InvoiceDunning
 
 
 async def test_call_task_stays_open_until_logged_and_invoice_not_received_resends_once(harness: Harness) -> None:
@@ -11,12 +12,12 @@ async def test_call_task_stays_open_until_logged_and_invoice_not_received_resend
     async with harness.worker():
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, at_step(due, -7))
-        waiting = await handle.query("status", result_type=CaseStatus)
+        waiting = await handle.query(InvoiceDunning.status)
         logged = CallLogged(event_id="call-1", step="preventive_call", outcome="invoice_not_received", note="lost")
-        await handle.signal("call_logged", logged)
-        await handle.signal("call_logged", logged)
+        await handle.signal(InvoiceDunning.call_logged, logged)
+        await handle.signal(InvoiceDunning.call_logged, logged)
         await advance_to(harness, at_step(due, 1))
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     assert waiting.open_calls == ["preventive_call"]
     assert waiting.stage is Stage.PREVENTIVE
@@ -34,9 +35,11 @@ async def test_call_reporting_a_dispute_pauses_the_ladder(harness: Harness) -> N
     async with harness.worker():
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, at_step(due, 4))
-        await handle.signal("call_logged", CallLogged(step="level1_call", outcome="disputed", note="wrong price"))
+        await handle.signal(
+            InvoiceDunning.call_logged, CallLogged(step="level1_call", outcome="disputed", note="wrong price")
+        )
         await advance_to(harness, at_step(due, 30))
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     assert status.stage is Stage.DISPUTED
     assert harness.sendgrid.steps() == ["preventive_email", "level1_email"]

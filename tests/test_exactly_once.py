@@ -16,9 +16,10 @@ from activities.ledger import SentLedger
 from domain.calendar import next_send_opportunity
 from domain.case import CaseState
 from domain.ladder import Channel, current_version
-from domain.models import ActionStatus, CaseStatus, Outcome, PaymentReceived
+from domain.models import ActionStatus, Outcome, PaymentReceived
 from dunning.settings import Creditor
 from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
+from workflows.invoice_dunning import InvoiceDunning
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,11 +69,11 @@ async def test_worker_killed_mid_send_resumes_without_a_duplicate_email(harness:
     async with harness.worker():
         # The dead attempt times out after its start-to-close (20 s, real time) and is retried here.
         await handle.signal(
-            "payment_received",
+            InvoiceDunning.payment_received,
             PaymentReceived(payment_id="P1", amount=invoice.amount, received_on=due - timedelta(days=14)),
         )
         result = await outcome
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
 
     assert result.outcome is Outcome.SETTLED
     assert harness.sendgrid.steps() == ["preventive_email"]
@@ -89,7 +90,7 @@ async def test_provider_5xx_is_retried_and_sent_once(harness: Harness) -> None:
     async with harness.worker():
         handle = await harness.start(make_invoice(today + timedelta(days=10)))
         await advance_to(harness, next_send_opportunity(await harness.now()) + timedelta(hours=2))
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     assert [r["answer"] for r in harness.sendgrid.requests] == [503, 429, 202]
     preventive = next(a for a in status.actions if a.step == "preventive_email")
@@ -102,7 +103,7 @@ async def test_provider_4xx_is_not_retried_and_the_ladder_goes_on(harness: Harne
     async with harness.worker():
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, at_step(due, 1))
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     assert harness.sendgrid.steps() == ["preventive_email", "level1_email"]
     preventive = next(a for a in status.actions if a.step == "preventive_email")

@@ -7,9 +7,10 @@ from temporalio.client import WorkflowFailureError
 
 from domain.calendar import paris_date
 from domain.ladder import STANDARD
-from domain.models import ActionStatus, CaseStatus, Outcome
+from domain.models import ActionStatus, Outcome
 from domain.schedule import slots
 from tests.conftest import Harness, colliding_due_date, make_invoice
+from workflows.invoice_dunning import InvoiceDunning
 
 
 async def test_unpaid_invoice_walks_the_whole_ladder_to_litigation(harness: Harness) -> None:
@@ -19,7 +20,7 @@ async def test_unpaid_invoice_walks_the_whole_ladder_to_litigation(harness: Harn
     async with harness.worker():
         handle = await harness.start(invoice)
         result = await handle.result()
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
 
     assert result.outcome is Outcome.LITIGATION
     assert result.balance == invoice.amount

@@ -16,6 +16,7 @@ from domain.models import (
     Stage,
 )
 from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice, near
+from workflows.invoice_dunning import InvoiceDunning
 
 
 def ladder_steps(status: CaseStatus) -> list[str]:
@@ -28,17 +29,17 @@ async def test_dispute_pauses_then_credit_note_lowers_balance_and_resumes_after_
     async with harness.worker():
         handle = await harness.start(invoice)
         await advance_to(harness, at_step(due, 1))
-        await handle.signal("dispute_opened", DisputeOpened(reason="two pallets missing"))
-        await handle.signal("dispute_opened", DisputeOpened(reason="repeated"))
+        await handle.signal(InvoiceDunning.dispute_opened, DisputeOpened(reason="two pallets missing"))
+        await handle.signal(InvoiceDunning.dispute_opened, DisputeOpened(reason="repeated"))
         await advance_to(harness, at_step(due, 40))
-        paused = await handle.query("status", result_type=CaseStatus)
+        paused = await handle.query(InvoiceDunning.status)
         resolved_on = await harness.today()
         await handle.signal(
-            "dispute_resolved", DisputeResolved(outcome="credit_note", credited_amount=Decimal("200.00"))
+            InvoiceDunning.dispute_resolved, DisputeResolved(outcome="credit_note", credited_amount=Decimal("200.00"))
         )
-        resumed = await handle.query("status", result_type=CaseStatus)
+        resumed = await handle.query(InvoiceDunning.status)
         await advance_to(harness, send_slot(resolved_on + timedelta(days=20)))
-        later = await handle.query("status", result_type=CaseStatus)
+        later = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     assert paused.stage is Stage.DISPUTED
     assert paused.next_action is None
@@ -63,10 +64,10 @@ async def test_dispute_rejected_resumes_the_ladder(harness: Harness) -> None:
     async with harness.worker():
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, at_step(due, 8))
-        await handle.signal("dispute_opened", DisputeOpened(reason="price"))
+        await handle.signal(InvoiceDunning.dispute_opened, DisputeOpened(reason="price"))
         await advance_to(harness, at_step(due, 12))
-        await handle.signal("dispute_resolved", DisputeResolved(outcome="rejected"))
-        status = await handle.query("status", result_type=CaseStatus)
+        await handle.signal(InvoiceDunning.dispute_resolved, DisputeResolved(outcome="rejected"))
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     assert status.stage is Stage.LEVEL_2
     assert status.balance == Decimal("1200.00")
@@ -84,20 +85,21 @@ async def test_installment_plan_kept_settles_the_invoice(harness: Harness) -> No
     async with harness.worker():
         handle = await harness.start(invoice)
         await advance_to(harness, at_step(due, 4))
-        await handle.signal("installment_plan_agreed", plan)
-        await handle.signal("installment_plan_agreed", plan)
+        await handle.signal(InvoiceDunning.installment_plan_agreed, plan)
+        await handle.signal(InvoiceDunning.installment_plan_agreed, plan)
         await advance_to(harness, send_slot(first - timedelta(days=1)))
         await handle.signal(
-            "payment_received",
+            InvoiceDunning.payment_received,
             PaymentReceived(payment_id="I1", amount=Decimal("600.00"), received_on=first - timedelta(days=1)),
         )
         await advance_to(harness, send_slot(first + timedelta(days=10)))
-        during = await handle.query("status", result_type=CaseStatus)
+        during = await handle.query(InvoiceDunning.status)
         await handle.signal(
-            "payment_received", PaymentReceived(payment_id="I2", amount=Decimal("600.00"), received_on=second)
+            InvoiceDunning.payment_received,
+            PaymentReceived(payment_id="I2", amount=Decimal("600.00"), received_on=second),
         )
         result = await handle.result()
-        final = await handle.query("status", result_type=CaseStatus)
+        final = await handle.query(InvoiceDunning.status)
     assert during.stage is Stage.INSTALLMENT_PLAN
     assert during.next_action is not None
     assert during.next_action.step == "installment_check"
@@ -117,13 +119,14 @@ async def test_broken_installment_plan_resumes_escalation_at_level_2(harness: Ha
     async with harness.worker():
         handle = await harness.start(invoice)
         await advance_to(harness, at_step(due, 1))
-        await handle.signal("installment_plan_agreed", plan)
+        await handle.signal(InvoiceDunning.installment_plan_agreed, plan)
         # Only part of the first installment arrives.
         await handle.signal(
-            "payment_received", PaymentReceived(payment_id="I1", amount=Decimal("100.00"), received_on=first)
+            InvoiceDunning.payment_received,
+            PaymentReceived(payment_id="I1", amount=Decimal("100.00"), received_on=first),
         )
         await advance_to(harness, send_slot(first + timedelta(days=4)))
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     check = next(a for a in status.actions if a.step == "installment_check")
     assert "missed" in (check.detail or "")
@@ -143,14 +146,15 @@ async def test_promise_kept_settles_without_reminders(harness: Harness) -> None:
         handle = await harness.start(invoice)
         await advance_to(harness, at_step(due, 1))
         promised_on = due + timedelta(days=15)
-        await handle.signal("promise_to_pay", PromiseToPay(promised_on=promised_on))
+        await handle.signal(InvoiceDunning.promise_to_pay, PromiseToPay(promised_on=promised_on))
         await advance_to(harness, send_slot(promised_on))
-        promised = await handle.query("status", result_type=CaseStatus)
+        promised = await handle.query(InvoiceDunning.status)
         await handle.signal(
-            "payment_received", PaymentReceived(payment_id="P", amount=invoice.amount, received_on=promised_on)
+            InvoiceDunning.payment_received,
+            PaymentReceived(payment_id="P", amount=invoice.amount, received_on=promised_on),
         )
         await handle.result()
-        final = await handle.query("status", result_type=CaseStatus)
+        final = await handle.query(InvoiceDunning.status)
     assert promised.stage is Stage.PROMISED
     assert promised.next_action is not None
     assert near(promised.next_action.at, send_slot(add_business_days(promised_on, 2)))
@@ -163,9 +167,9 @@ async def test_promise_broken_resumes_two_business_days_after_the_date(harness: 
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, at_step(due, 1))
         promised_on = due + timedelta(days=12)
-        await handle.signal("promise_to_pay", PromiseToPay(promised_on=promised_on, amount="1200.00"))
+        await handle.signal(InvoiceDunning.promise_to_pay, PromiseToPay(promised_on=promised_on, amount="1200.00"))
         await advance_to(harness, send_slot(promised_on + timedelta(days=10)))
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     resume_at = send_slot(add_business_days(promised_on, 2))
     check = next(a for a in status.actions if a.step == "promise_check")
@@ -183,9 +187,9 @@ async def test_cancellation_ends_the_case_at_once(harness: Harness) -> None:
         await advance_to(harness, at_step(due, 4))
         sent = len(harness.sendgrid.requests)
         cancelled_on = await harness.today()
-        await handle.signal("invoice_cancelled", InvoiceCancelled(reason="credit note issued by billing"))
+        await handle.signal(InvoiceDunning.invoice_cancelled, InvoiceCancelled(reason="credit note issued by billing"))
         result = await handle.result()
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
     assert result.outcome is Outcome.CANCELLED
     assert result.closed_on == cancelled_on
     assert status.stage is Stage.CANCELLED

@@ -7,8 +7,9 @@ import pytest
 
 from domain.calendar import paris_date, send_slot
 from domain.ladder import STANDARD
-from domain.models import CaseStatus, Outcome, PaymentReceived, PaymentReversed, Stage
+from domain.models import Outcome, PaymentReceived, PaymentReversed, Stage
 from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
+from workflows.invoice_dunning import InvoiceDunning
 
 # (the next step's offset, the stage the case is in just before it): each payment arrives an hour
 # before a step, so the 14 days it is watched for a reversal contain steps that must not run.
@@ -31,18 +32,19 @@ async def test_full_payment_at_any_stage_stops_every_reminder(harness: Harness, 
     async with harness.worker():
         handle = await harness.start(invoice)
         await advance_to(harness, next_step - timedelta(hours=1))
-        before = await handle.query("status", result_type=CaseStatus)
+        before = await handle.query(InvoiceDunning.status)
         assert before.stage is stage
         assert before.next_action is not None
         assert before.next_action.at == next_step
         emails, outboxes = len(harness.sendgrid.requests), [len(harness.outbox(c)) for c in CHANNEL_OUTBOXES]
         paid_on = await harness.today()
         await handle.signal(
-            "payment_received", PaymentReceived(payment_id="P1", amount=invoice.amount, received_on=paid_on)
+            InvoiceDunning.payment_received,
+            PaymentReceived(payment_id="P1", amount=invoice.amount, received_on=paid_on),
         )
-        settled = await handle.query("status", result_type=CaseStatus)
+        settled = await handle.query(InvoiceDunning.status)
         result = await handle.result()
-        after = await handle.query("status", result_type=CaseStatus)
+        after = await handle.query(InvoiceDunning.status)
     assert settled.stage is Stage.SETTLED
     assert settled.next_action is not None
     assert settled.next_action.step == "close_settled"
@@ -66,11 +68,11 @@ async def test_partial_payment_lowers_balance_and_ladder_goes_on(harness: Harnes
         handle = await harness.start(invoice)
         await advance_to(harness, at_step(due, 1))
         await handle.signal(
-            "payment_received",
+            InvoiceDunning.payment_received,
             PaymentReceived(payment_id="P1", amount=Decimal("200.00"), received_on=await harness.today()),
         )
         await advance_to(harness, at_step(due, 8))
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     assert status.paid == Decimal("200.00")
     assert status.balance == Decimal("1000.00")
@@ -91,10 +93,12 @@ async def test_overpayment_is_reported_in_the_result(harness: Harness) -> None:
         handle = await harness.start(invoice)
         today = await harness.today()
         await handle.signal(
-            "payment_received", PaymentReceived(payment_id="P1", amount=Decimal("1000.00"), received_on=today)
+            InvoiceDunning.payment_received,
+            PaymentReceived(payment_id="P1", amount=Decimal("1000.00"), received_on=today),
         )
         await handle.signal(
-            "payment_received", PaymentReceived(payment_id="P2", amount=Decimal("250.50"), received_on=today)
+            InvoiceDunning.payment_received,
+            PaymentReceived(payment_id="P2", amount=Decimal("250.50"), received_on=today),
         )
         result = await handle.result()
     assert result.outcome is Outcome.SETTLED
@@ -110,12 +114,12 @@ async def test_duplicate_payment_and_event_ids_count_once(harness: Harness) -> N
         today = await harness.today()
         payment = PaymentReceived(payment_id="BANK-1", amount=Decimal("300.00"), received_on=today)
         for _ in range(3):
-            await handle.signal("payment_received", payment)
+            await handle.signal(InvoiceDunning.payment_received, payment)
         # Same event id, different payment id: a replayed billing event, ignored as a whole.
-        replayed = {"event_id": "evt-7", "payment_id": "BANK-2", "amount": "100.00", "received_on": today}
-        await handle.signal("payment_received", replayed)
-        await handle.signal("payment_received", {**replayed, "payment_id": "BANK-3"})
-        status = await handle.query("status", result_type=CaseStatus)
+        replayed = PaymentReceived(event_id="evt-7", payment_id="BANK-2", amount=Decimal("100.00"), received_on=today)
+        await handle.signal(InvoiceDunning.payment_received, replayed)
+        await handle.signal(InvoiceDunning.payment_received, replayed.model_copy(update={"payment_id": "BANK-3"}))
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     assert status.paid == Decimal("400.00")
     assert status.balance == Decimal("800.00")
@@ -129,17 +133,21 @@ async def test_reversal_after_settlement_reopens_the_case(harness: Harness) -> N
         handle = await harness.start(invoice)
         await advance_to(harness, at_step(due, 1))
         await handle.signal(
-            "payment_received",
+            InvoiceDunning.payment_received,
             PaymentReceived(payment_id="P1", amount=invoice.amount, received_on=await harness.today()),
         )
         await advance_to(harness, at_step(due, 12))
-        settled = await handle.query("status", result_type=CaseStatus)
+        settled = await handle.query(InvoiceDunning.status)
         reopened_on = await harness.today()
-        await handle.signal("payment_reversed", PaymentReversed(payment_id="P1", reason="AM04 insufficient funds"))
-        await handle.signal("payment_reversed", PaymentReversed(payment_id="P1", reason="duplicate bank line"))
-        reopened = await handle.query("status", result_type=CaseStatus)
+        await handle.signal(
+            InvoiceDunning.payment_reversed, PaymentReversed(payment_id="P1", reason="AM04 insufficient funds")
+        )
+        await handle.signal(
+            InvoiceDunning.payment_reversed, PaymentReversed(payment_id="P1", reason="duplicate bank line")
+        )
+        reopened = await handle.query(InvoiceDunning.status)
         await advance_to(harness, at_step(due, 25))
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     assert settled.stage is Stage.SETTLED
     assert reopened.stage is Stage.LEVEL_1
@@ -163,12 +171,12 @@ async def test_reversal_before_its_payment_is_kept_and_applied(harness: Harness)
     invoice = make_invoice(due)
     async with harness.worker():
         handle = await harness.start(invoice)
-        await handle.signal("payment_reversed", PaymentReversed(payment_id="P9", reason="returned"))
+        await handle.signal(InvoiceDunning.payment_reversed, PaymentReversed(payment_id="P9", reason="returned"))
         await handle.signal(
-            "payment_received",
+            InvoiceDunning.payment_received,
             PaymentReceived(payment_id="P9", amount=invoice.amount, received_on=await harness.today()),
         )
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     assert status.paid == Decimal("0.00")
     assert status.stage is Stage.SCHEDULED

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from domain.calendar import is_business_day, next_business_day, paris_date, send_slot
 from domain.ladder import BAD_PAYER, STANDARD
-from domain.models import CaseStatus, InvoiceUpdated, Stage
+from domain.models import InvoiceUpdated, Stage
 from tests.conftest import (
     Harness,
     advance_to,
@@ -15,6 +15,7 @@ from tests.conftest import (
     make_invoice,
     near,
 )
+from workflows.invoice_dunning import InvoiceDunning
 
 
 async def test_late_start_runs_only_the_latest_due_step(harness: Harness) -> None:
@@ -23,7 +24,7 @@ async def test_late_start_runs_only_the_latest_due_step(harness: Harness) -> Non
     async with harness.worker():
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, send_slot(today + timedelta(days=1)) + timedelta(hours=1))
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     done = [a for a in status.actions if a.channel != "billing"]
     skipped = [a.step for a in done if a.status == "skipped"]
@@ -52,7 +53,7 @@ async def test_steps_move_off_weekends_and_holidays(harness: Harness) -> None:
     async with harness.worker():
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, send_slot(date(year + 1, 1, 10)))
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     level1 = next(a for a in status.actions if a.step == "level1_email")
     assert near(level1.at, send_slot(next_business_day(date(year, 12, 26))))
@@ -70,7 +71,7 @@ async def test_two_steps_pushed_onto_one_morning_both_run_on_successive_business
     async with harness.worker():
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, send_slot(due + timedelta(days=33)))
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     ran = {a.step: a.at for a in status.actions if a.step in raw}
     assert not [a for a in status.actions if a.status == "skipped"]
@@ -88,10 +89,10 @@ async def test_new_due_date_reschedules_the_remaining_steps(harness: Harness) ->
     async with harness.worker():
         handle = await harness.start(make_invoice(due))
         await advance_to(harness, at_step(due, -15))
-        await handle.signal("invoice_updated", InvoiceUpdated(due_on=new_due, amount="1500.00"))
-        status = await handle.query("status", result_type=CaseStatus)
+        await handle.signal(InvoiceDunning.invoice_updated, InvoiceUpdated(due_on=new_due, amount="1500.00"))
+        status = await handle.query(InvoiceDunning.status)
         await advance_to(harness, at_step(new_due, 1))
-        later = await handle.query("status", result_type=CaseStatus)
+        later = await handle.query(InvoiceDunning.status)
         await close_case(handle)
     assert status.due_on == new_due
     assert status.balance == 1500
@@ -147,7 +148,7 @@ async def test_bad_payer_segment_follows_its_compressed_ladder(harness: Harness)
     async with harness.worker():
         handle = await harness.start(invoice)
         result = await handle.result()
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
     assert result.outcome == "litigation"
     ran = [a.step for a in status.actions if a.status != "skipped"]
     assert [s.name for s in BAD_PAYER if s.name in ran] == ran
@@ -161,7 +162,7 @@ async def test_case_started_after_j60_gets_a_formal_notice_before_litigation(har
     async with harness.worker():
         handle = await harness.start(make_invoice(due))
         result = await handle.result()
-        status = await handle.query("status", result_type=CaseStatus)
+        status = await handle.query(InvoiceDunning.status)
     ran = [a for a in status.actions if a.status != "skipped"]
     assert [a.step for a in ran] == ["formal_notice", "litigation_handover"]
     assert [a.step for a in status.actions if a.status == "skipped"][-1] == "level3_call"

@@ -28,6 +28,7 @@ from dunning.client import DATA_CONVERTER
 from dunning.settings import ChannelSettings
 from tests.conftest import clear_due_date, make_invoice
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
+from workflows.invoice_dunning import InvoiceDunning
 
 HERE = Path(__file__).parent
 
@@ -41,12 +42,14 @@ async def litigation(client: Client, queue: str, env: WorkflowEnvironment, due: 
 async def events(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
     handle = await start_case(client, make_invoice(due, invoice_id="REPLAY-EVENTS"), queue)
     await env.sleep(send_slot(due + timedelta(days=4)) + timedelta(hours=1) - await env.get_current_time())
-    await handle.signal("call_logged", CallLogged(step="level1_call", outcome="invoice_not_received"))
-    await handle.signal("dispute_opened", DisputeOpened(reason="missing delivery note"))
-    await handle.signal("dispute_resolved", DisputeResolved(outcome="credit_note", credited_amount="100.00"))
-    await handle.signal("promise_to_pay", PromiseToPay(promised_on=due + timedelta(days=20)))
+    await handle.signal(InvoiceDunning.call_logged, CallLogged(step="level1_call", outcome="invoice_not_received"))
+    await handle.signal(InvoiceDunning.dispute_opened, DisputeOpened(reason="missing delivery note"))
     await handle.signal(
-        "payment_received",
+        InvoiceDunning.dispute_resolved, DisputeResolved(outcome="credit_note", credited_amount="100.00")
+    )
+    await handle.signal(InvoiceDunning.promise_to_pay, PromiseToPay(promised_on=due + timedelta(days=20)))
+    await handle.signal(
+        InvoiceDunning.payment_received,
         PaymentReceived(payment_id="P1", amount=Decimal("1100.00"), received_on=due + timedelta(days=5)),
     )
     await handle.result()

@@ -19,6 +19,7 @@ from starter.dispatch import Dispatcher
 from starter.reconcile import journal_path
 from starter.store import IngressStore
 from tests.conftest import Harness
+from workflows.invoice_dunning import InvoiceDunning
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "test-token-0123456789"
@@ -63,7 +64,7 @@ async def api(harness: Harness, settings: IngressSettings) -> AsyncIterator[http
 
 async def status_of(harness: Harness, invoice_id: str) -> CaseStatus:
     handle = harness.client.get_workflow_handle(f"invoice-{invoice_id}")
-    status: CaseStatus = await handle.query("status", result_type=CaseStatus)
+    status: CaseStatus = await handle.query(InvoiceDunning.status)
     return status
 
 

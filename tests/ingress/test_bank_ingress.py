@@ -21,6 +21,7 @@ from starter.reconcile import import_bank_file, open_invoices
 from tests.conftest import Harness, close_case, make_invoice, start_dev_server
 from tests.fake_sendgrid import FakeSendGrid
 from tests.ingress.conftest import FIXTURES, created, event, invoke, status_of
+from workflows.invoice_dunning import InvoiceDunning
 
 ZERO = Decimal("0.00")
 
@@ -289,7 +290,7 @@ async def test_later_reads_take_only_what_changed_since_the_last(
         # Changes made without the ingress, as from the web UI: it has no mark for them.
         keyed_handle = harness.client.get_workflow_handle(keyed.workflow_id)
         payment = PaymentReceived(payment_id="UI-1", amount=Decimal("120.00"), received_on=today)
-        await keyed_handle.signal("payment_received", payment)
+        await keyed_handle.signal(InvoiceDunning.payment_received, payment)
         cancelling = harness.client.get_workflow_handle(cancelled.workflow_id)
         await close_case(cancelling)
         changed = f"BalanceChangedAt IS NOT NULL AND WorkflowId = '{keyed.workflow_id}'"
