@@ -1,14 +1,14 @@
-"""French business days and the Europe/Paris sending clock.
+"""French business days and the Europe/Paris sending clock, for any year.
 
-Imported passed-through by the workflow sandbox: the sandbox wraps ZoneInfo and `holidays` loads its
-country modules lazily with time and gettext calls the sandbox refuses, so both are resolved here, at
-import time, outside any workflow (see shared/reference/temporal-python.md §2-3).
+Imported passed-through by the workflow sandbox, which wraps ZoneInfo and in which `holidays` cannot
+load its country modules (shared/reference/temporal-python.md §2-3): the public holidays are computed
+here, from the calendar alone, so that a date of any year (an invoice from 2019, a typo like 2206)
+is placed like any other instead of failing the case's workflow task.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
-
-import holidays
 
 PARIS = ZoneInfo("Europe/Paris")
 SEND_HOUR = time(9, 0)
@@ -16,15 +16,37 @@ SEND_HOUR = time(9, 0)
 # after an outage) waits for the next morning rather than e-mailing at midnight.
 SEND_WINDOW_END = time(18, 0)
 
-# Metropolitan public holidays; Alsace-Moselle's two extra days are not national and are ignored.
-_YEARS = range(2020, 2101)
-FR_HOLIDAYS: frozenset[date] = frozenset(holidays.country_holidays("FR", years=_YEARS))
+# Metropolitan public holidays (Code du travail L3133-1), today's list applied to every year: the
+# service plans future sends, a past date only matters for a catch-up. Alsace-Moselle's two extra
+# days are not national and are ignored.
+_FIXED = ((1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25))
+# Easter Monday, Ascension Thursday, Whit Monday.
+_FROM_EASTER = (1, 39, 50)
+
+
+def easter(year: int) -> date:
+    """Gregorian Easter Sunday (the anonymous Gregorian computus, Meeus/Jones/Butcher)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    m = (32 + 2 * e + 2 * i - h - k) % 7
+    n = (a + 11 * h + 22 * m) // 451
+    month, day = divmod(h + m - 7 * n + 114, 31)
+    return date(year, month, day + 1)
+
+
+@lru_cache(maxsize=256)
+def public_holidays(year: int) -> frozenset[date]:
+    sunday = easter(year)
+    return frozenset(
+        [date(year, month, day) for month, day in _FIXED] + [sunday + timedelta(days=n) for n in _FROM_EASTER]
+    )
 
 
 def is_business_day(day: date) -> bool:
-    if not _YEARS.start <= day.year < _YEARS.stop:
-        raise ValueError(f"no French holiday data for {day.year}; extend domain.calendar._YEARS")
-    return day.weekday() < 5 and day not in FR_HOLIDAYS
+    return day.weekday() < 5 and day not in public_holidays(day.year)
 
 
 def next_business_day(day: date) -> date:
