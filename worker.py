@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -82,16 +81,9 @@ async def main() -> None:
     temporal = TemporalSettings()
     client = await connect(temporal)
     try:
-        added = await search_attributes.register_missing(client)
-    except RPCError as error:
-        if error.status == RPCStatusCode.UNIMPLEMENTED:  # the time-skipping test server: set up by its tests
-            added = []
-            logging.warning("this server cannot list search attributes: taking them as registered")
-        else:
-            raise SystemExit(
-                f"cannot check or register the search attributes of namespace {temporal.namespace} ({error}): "
-                f"register them ({', '.join(search_attributes.dev_server_flags())}) and start again"
-            ) from error
+        added = await search_attributes.ensure(client)
+    except search_attributes.MissingSearchAttributes as error:
+        raise SystemExit(f"worker not started: {error}") from error
     if added:
         logging.info("registered search attributes %s", ", ".join(added))
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:

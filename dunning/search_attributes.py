@@ -8,6 +8,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
 
 STAGE = SearchAttributeKey.for_keyword("DunningStage")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
@@ -46,23 +47,58 @@ def dev_server_flags() -> list[str]:
     return [f"--search-attribute={name}={kind}" for name, kind in _TYPE_NAMES.items()]
 
 
-def indexed_types() -> dict[str, "IndexedValueType.ValueType"]:
-    return {name: _INDEXED[kind] for name, kind in _TYPE_NAMES.items()}
+class MissingSearchAttributes(Exception):
+    """The namespace lacks attributes this version upserts and they could not be added."""
 
-
-async def register_missing(client: Client) -> list[str]:
-    """Add to the namespace the attributes this version publishes and it lacks; their names.
-
-    A workflow upserting an attribute its namespace does not know hangs. The dev server registers
-    its `--search-attribute` flags only when it creates its database, so a `var/temporal.db` made by
-    an older version lacks the newer ones; a production namespace may lack them too.
-    """
-    known = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=client.namespace)
-    )
-    missing = {name: kind for name, kind in indexed_types().items() if name not in known.custom_attributes}
-    if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+    def __init__(self, namespace: str, missing: dict[str, str], reason: str) -> None:
+        commands = "\n".join(
+            f"  temporal operator search-attribute create --namespace {namespace} --name {name} --type {kind}"
+            for name, kind in sorted(missing.items())
         )
+        super().__init__(
+            f"namespace {namespace} lacks the search attributes {', '.join(sorted(missing))} ({reason});"
+            f" every case upserting them would hang. Add them, then start again:\n{commands}\n"
+            "(Temporal Cloud: tcld namespace search-attributes add --namespace NS --search-attribute Name=Type)"
+        )
+        self.missing = missing
+
+
+async def ensure(client: Client) -> list[str]:
+    """Make sure the namespace has every attribute this version upserts; the names it added.
+
+    A workflow upserting an attribute its namespace does not know hangs. The dev server registers its
+    `--search-attribute` flags only when it creates its database, so a `var/temporal.db` made by an
+    older version lacks the newer ones; a production namespace may lack them too, and may refuse to
+    add them (permissions, the per-type limits of SQL visibility). Then this raises
+    `MissingSearchAttributes`, and the worker refuses to start rather than let every case hang.
+    """
+    wanted = dict(_TYPE_NAMES)
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+    except RPCError as error:
+        if error.status != RPCStatusCode.UNIMPLEMENTED:
+            raise MissingSearchAttributes(client.namespace, wanted, f"cannot list them: {error}") from error
+        # The time-skipping test server cannot list: add each one, an existing one answers as such.
+        return [name for name in sorted(wanted) if await _add(client, name, wanted[name])]
+    known = dict(listed.custom_attributes)
+    wrong = {name: kind for name, kind in wanted.items() if name in known and known[name] != _INDEXED[kind]}
+    if wrong:
+        raise MissingSearchAttributes(client.namespace, wrong, "they exist with another type")
+    missing = {name: kind for name, kind in wanted.items() if name not in known}
+    for name in sorted(missing):
+        await _add(client, name, missing[name])
     return sorted(missing)
+
+
+async def _add(client: Client, name: str, kind: str) -> bool:
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes={name: _INDEXED[kind]})
+        )
+    except RPCError as error:
+        if error.status == RPCStatusCode.ALREADY_EXISTS or "already exists" in error.message:
+            return False
+        raise MissingSearchAttributes(client.namespace, {name: kind}, f"adding it failed: {error.message}") from error
+    return True

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -38,9 +37,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=venv_binary("temporal-test-server"), data_converter=DATA_CONVERTER
     )
     # The test server knows no custom attribute; an upsert of an unknown one hangs the workflow.
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(namespace=env.client.namespace, search_attributes=search_attributes.indexed_types())
-    )
+    await search_attributes.ensure(env.client)
     yield env
     await env.shutdown()
 

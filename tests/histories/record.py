@@ -15,7 +15,6 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -77,9 +76,7 @@ async def main(names: list[str]) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=venv_binary("temporal-test-server"), data_converter=DATA_CONVERTER
     )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(namespace=env.client.namespace, search_attributes=search_attributes.indexed_types())
-    )
+    await search_attributes.ensure(env.client)
     with TemporaryDirectory() as var, ThreadPoolExecutor(MAX_CONCURRENT_ACTIVITIES) as executor:
         queue = f"record-{uuid.uuid4().hex[:6]}"
         worker = build_worker(env.client, queue, build_activities(ChannelSettings(var_dir=Path(var))), executor)
