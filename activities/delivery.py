@@ -4,6 +4,11 @@ Channel adapters raise the three errors below; this module turns them into Tempo
 `TransientDeliveryError` is retried with back-off, `PermanentDeliveryError` is not (the workflow
 records a failed step), `InDoubtDeliveryError` (the provider may have accepted it) keeps the claim so
 that no later attempt sends again.
+
+An adapter raises `InDoubtDeliveryError` only when its request may have reached the provider. Any
+other exception from it (a bug, a full disk under the outbox) means nothing was sent: the claim is
+released and the attempt retried, so that the step is sent once the cause is gone instead of ending
+`unconfirmed` for a message nobody received.
 """
 
 from collections.abc import Callable
@@ -92,6 +97,9 @@ def deliver_once(
     except InDoubtDeliveryError as err:
         # The claim stays: the retry reports this message as unconfirmed instead of sending it again.
         raise ApplicationError(str(err), type="InDoubtDeliveryError") from err
+    except Exception:
+        ledger.release(request.message_id)
+        raise
     accepted_at = ledger.mark_sent(request.message_id, receipt.provider, receipt.provider_message_id)
     return Delivery(
         message_id=request.message_id,

@@ -7,12 +7,14 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.delivery import deliver_once
 from activities.email import EmailActivities
-from activities.email.adapters import SendGridEmail
+from activities.email.adapters import OutboxEmail, SendGridEmail
 from activities.ledger import SentLedger
+from activities.outbox import Outbox
 from domain.calendar import next_send_opportunity
 from domain.case import CaseState
 from domain.ladder import Channel, current_version
@@ -123,3 +125,21 @@ def test_a_retry_after_the_provider_accepted_does_not_send_again(harness: Harnes
     assert len(harness.sendgrid.requests) == 1
     assert first.status == second.status == "sent"
     assert first.provider_message_id == second.provider_message_id
+
+
+def test_an_error_before_the_provider_is_retried_and_sends_once(tmp_path: Path) -> None:
+    # The outbox cannot be written (its folder is a file): nothing was sent, so nothing is in doubt.
+    ledger = SentLedger(tmp_path / "ledger.sqlite3")
+    outbox_root = tmp_path / "outbox"
+    outbox_root.write_text("not a folder")
+    creditor = Creditor()
+    case = CaseState.open(make_invoice(date(2027, 3, 1)), current_version())
+    request = case.message(case.schedule()[0], "preventive_email", Channel.EMAIL, "invoice-X")
+    with pytest.raises(OSError, match="outbox"):
+        ActivityEnvironment().run(EmailActivities(ledger, OutboxEmail(outbox_root), creditor).send_email, request)
+    assert ledger.count("sending") == ledger.count("unconfirmed") == 0
+    outbox_root.unlink()
+    retried = ActivityEnvironment().run(EmailActivities(ledger, OutboxEmail(outbox_root), creditor).send_email, request)
+    assert retried.status == "sent"
+    assert len(Outbox(outbox_root, "email").envelopes()) == 1
+    assert ledger.count("sent") == 1
