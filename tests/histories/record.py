@@ -25,7 +25,7 @@ from dunning.binaries import venv_binary
 from dunning.cases import start_case
 from dunning.client import DATA_CONVERTER
 from dunning.settings import ChannelSettings
-from tests.conftest import clear_due_date, make_invoice
+from tests.conftest import clear_due_date, colliding_due_date, make_invoice
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 from workflows.invoice_dunning import InvoiceDunning
 
@@ -61,6 +61,15 @@ async def late_start(client: Client, queue: str, env: WorkflowEnvironment, due: 
     return handle
 
 
+async def every_step(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
+    # A colliding due date (both steps run, on successive days) and no postal address (notice by e-mail).
+    due = colliding_due_date(due)
+    invoice = make_invoice(due, invoice_id="REPLAY-EVERY-STEP", customer={"postal_address": None})
+    handle = await start_case(client, invoice, queue)
+    await handle.result()
+    return handle
+
+
 RECORDERS = {
     "2026-11-litigation": litigation,
     "2026-11-dispute-credit-promise-paid": events,
@@ -69,6 +78,8 @@ RECORDERS = {
     "2026-11-late-start-before-notice-patch": late_start,
     # The same events once the upserts carry BalanceChangedAt (the credit note and the payment).
     "2026-11-balance-changed-at": events,
+    # The 2026-12 rules: every step on time, legal steps that must happen.
+    "2026-12-every-step-notice-by-email": every_step,
 }
 
 
