@@ -46,6 +46,7 @@ from domain.models import (
     PromiseToPay,
     Signal,
 )
+from dunning.contract import SignalName
 
 _FORBID = ConfigDict(extra="forbid", frozen=True)
 EventId = Annotated[str, Field(min_length=1, max_length=200)]
@@ -152,63 +153,63 @@ class SignalEvent(_Event):
 
 
 class InvoiceUpdatedEvent(SignalEvent):
-    signal_name = "invoice_updated"
+    signal_name = SignalName.INVOICE_UPDATED
     signal_model = InvoiceUpdated
     type: Literal["invoice.updated"]
     data: InvoiceUpdatedData
 
 
 class InvoiceCancelledEvent(SignalEvent):
-    signal_name = "invoice_cancelled"
+    signal_name = SignalName.INVOICE_CANCELLED
     signal_model = InvoiceCancelled
     type: Literal["invoice.cancelled"]
     data: InvoiceCancelledData
 
 
 class PaymentReceivedEvent(SignalEvent):
-    signal_name = "payment_received"
+    signal_name = SignalName.PAYMENT_RECEIVED
     signal_model = PaymentReceived
     type: Literal["payment.received"]
     data: PaymentReceivedData
 
 
 class PaymentReversedEvent(SignalEvent):
-    signal_name = "payment_reversed"
+    signal_name = SignalName.PAYMENT_REVERSED
     signal_model = PaymentReversed
     type: Literal["payment.reversed"]
     data: PaymentReversedData
 
 
 class DisputeOpenedEvent(SignalEvent):
-    signal_name = "dispute_opened"
+    signal_name = SignalName.DISPUTE_OPENED
     signal_model = DisputeOpened
     type: Literal["dispute.opened"]
     data: DisputeOpenedData
 
 
 class DisputeResolvedEvent(SignalEvent):
-    signal_name = "dispute_resolved"
+    signal_name = SignalName.DISPUTE_RESOLVED
     signal_model = DisputeResolved
     type: Literal["dispute.resolved"]
     data: DisputeResolvedData
 
 
 class InstallmentPlanAgreedEvent(SignalEvent):
-    signal_name = "installment_plan_agreed"
+    signal_name = SignalName.INSTALLMENT_PLAN_AGREED
     signal_model = InstallmentPlanAgreed
     type: Literal["installment_plan.agreed"]
     data: InstallmentPlanAgreedData
 
 
 class PromiseToPayEvent(SignalEvent):
-    signal_name = "promise_to_pay"
+    signal_name = SignalName.PROMISE_TO_PAY
     signal_model = PromiseToPay
     type: Literal["promise_to_pay.recorded"]
     data: PromiseToPayData
 
 
 class CallLoggedEvent(SignalEvent):
-    signal_name = "call_logged"
+    signal_name = SignalName.CALL_LOGGED
     signal_model = CallLogged
     type: Literal["call.logged"]
     data: CallLoggedData

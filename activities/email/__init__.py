@@ -9,6 +9,7 @@ from activities.email.adapters import Email
 from activities.ledger import SentLedger
 from activities.rendering import build_context, template_environment
 from domain.delivery import Delivery, MessageRequest
+from dunning.contract import ActivityName
 from dunning.settings import Creditor
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -40,6 +41,6 @@ class EmailActivities:
             notes=context.notes,
         )
 
-    @activity.defn(name="send_email")
+    @activity.defn(name=ActivityName.SEND_EMAIL)
     def send_email(self, request: MessageRequest) -> Delivery:
         return deliver_once(self._ledger, request, self.render, self._adapter)

@@ -15,6 +15,7 @@ from activities.outbox import Outbox
 from activities.rendering import build_context, template_environment
 from domain.delivery import Delivery, MessageRequest
 from domain.models import PostalAddress
+from dunning.contract import ActivityName
 from dunning.settings import Creditor
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -71,6 +72,6 @@ class LetterActivities:
             notes=context.notes,
         )
 
-    @activity.defn(name="send_registered_letter")
+    @activity.defn(name=ActivityName.SEND_REGISTERED_LETTER)
     def send_registered_letter(self, request: MessageRequest) -> Delivery:
         return deliver_once(self._ledger, request, self.render, self._adapter)

@@ -17,6 +17,7 @@ from activities.ledger import SentLedger
 from activities.outbox import Outbox
 from activities.rendering import build_context
 from domain.delivery import Delivery, HandoverRequest
+from dunning.contract import ActivityName
 from dunning.settings import Creditor
 
 
@@ -90,6 +91,6 @@ class LitigationActivities:
         )
         return Dossier(message_id=request.message_id, content=content, summary=summary, notes=context.notes)
 
-    @activity.defn(name="hand_over_to_litigation")
+    @activity.defn(name=ActivityName.HAND_OVER_TO_LITIGATION)
     def hand_over_to_litigation(self, handover: HandoverRequest) -> Delivery:
         return deliver_once(self._ledger, handover.message, lambda _: self.render(handover), self._adapter)

@@ -11,6 +11,7 @@ from activities.ledger import SentLedger
 from activities.outbox import Outbox
 from activities.rendering import build_context, template_environment
 from domain.delivery import Delivery, MessageRequest
+from dunning.contract import ActivityName
 from dunning.settings import Creditor
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -54,6 +55,6 @@ class SmsActivities:
         text = " ".join(template.render(m=context.values).split())
         return Sms(message_id=request.message_id, to=request.customer.phone, text=text, notes=context.notes)
 
-    @activity.defn(name="send_sms")
+    @activity.defn(name=ActivityName.SEND_SMS)
     def send_sms(self, request: MessageRequest) -> Delivery:
         return deliver_once(self._ledger, request, self.render, self._adapter)
