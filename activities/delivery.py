@@ -1,14 +1,16 @@
 """The delivery flow every channel shares: render, claim in the sent-ledger, send, record.
 
-Channel adapters raise the three errors below; this module turns them into Temporal outcomes:
-`TransientDeliveryError` is retried with back-off, `PermanentDeliveryError` is not (the workflow
-records a failed step), `InDoubtDeliveryError` (the provider may have accepted it) keeps the claim so
-that no later attempt sends again.
+The adapter contract: `send` raises `InDoubtDeliveryError` when, and only when, its request may have
+reached the provider (sent, then no clear answer: a timeout or a connection lost while reading the
+response). Every other exception means the provider has certainly not accepted the message.
 
-An adapter raises `InDoubtDeliveryError` only when its request may have reached the provider. Any
-other exception from it (a bug, a full disk under the outbox) means nothing was sent: the claim is
-released and the attempt retried, so that the step is sent once the cause is gone instead of ending
-`unconfirmed` for a message nobody received.
+This module turns the outcome into a Temporal one and settles the claim:
+- `TransientDeliveryError` (429, 5xx, provider unreachable) and any unexpected exception (a failing
+  outbox write, a bug) release the claim and are retried with back-off;
+- `PermanentDeliveryError` releases the claim and is not retried (the workflow records a failed step);
+- `InDoubtDeliveryError` keeps the claim, so the retry reports the message unconfirmed instead of
+  sending it again. So does a failure to record an accepted message in the ledger, and a
+  cancellation raised into the activity thread, which can land after the request went out.
 """
 
 from collections.abc import Callable
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.ledger import ClaimState, SentLedger
 from domain.delivery import Delivery, DeliveryStatus, MessageRequest
@@ -31,7 +33,7 @@ class PermanentDeliveryError(Exception):
 
 
 class InDoubtDeliveryError(Exception):
-    """The request may have reached the provider (timeout after sending): never resend."""
+    """The request may have reached the provider (no answer after sending): never resend."""
 
 
 @dataclass(frozen=True)
@@ -88,18 +90,24 @@ def deliver_once(
         )
     try:
         receipt = adapter.send(rendered)
-    except TransientDeliveryError as err:
-        ledger.release(request.message_id)
-        raise ApplicationError(str(err), type="TransientDeliveryError") from err
-    except PermanentDeliveryError as err:
-        ledger.release(request.message_id)
-        raise ApplicationError(str(err), type="PermanentDeliveryError", non_retryable=True) from err
     except InDoubtDeliveryError as err:
         # The claim stays: the retry reports this message as unconfirmed instead of sending it again.
         raise ApplicationError(str(err), type="InDoubtDeliveryError") from err
+    except CancelledError:
+        # Raised into this thread at any instant, possibly once the provider has the request.
+        raise
+    except PermanentDeliveryError as err:
+        ledger.release(request.message_id)
+        raise ApplicationError(str(err), type="PermanentDeliveryError", non_retryable=True) from err
+    except TransientDeliveryError as err:
+        ledger.release(request.message_id)
+        raise ApplicationError(str(err), type="TransientDeliveryError") from err
     except Exception:
+        # Not in doubt by the adapter contract, so not sent: a claim left open here would make the
+        # retry report the message unconfirmed and it would never go out. Temporal retries it as is.
         ledger.release(request.message_id)
         raise
+    # Outside the try: if recording fails, the provider has the message and the claim must stay.
     accepted_at = ledger.mark_sent(request.message_id, receipt.provider, receipt.provider_message_id)
     return Delivery(
         message_id=request.message_id,

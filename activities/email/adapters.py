@@ -1,7 +1,7 @@
 """E-mail adapters: SendGrid v3 Mail Send (real) and the local outbox, one contract."""
 
 import html
-import socket
+import http.client
 import urllib.error
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +36,13 @@ class Email:
 class SendGridEmail:
     name = "sendgrid"
 
-    def __init__(self, api_key: str, host: str, from_email: str, from_name: str) -> None:
+    def __init__(
+        self, api_key: str, host: str, from_email: str, from_name: str, timeout: float = HTTP_TIMEOUT_SECONDS
+    ) -> None:
         self._api_key = api_key
         self._host = host.rstrip("/")
         self._from = From(from_email, from_name)
+        self._timeout = timeout
 
     def send(self, message: Email) -> Receipt:
         mail = Mail(
@@ -53,7 +56,7 @@ class SendGridEmail:
             mail.add_custom_arg(CustomArg(key, value))
         client = SendGridAPIClient(api_key=self._api_key, host=self._host)
         # The library sets no timeout: without one a stuck connection would hold the activity slot.
-        client.client.timeout = HTTP_TIMEOUT_SECONDS
+        client.client.timeout = self._timeout
         try:
             response = client.send(mail)
         except HTTPError as err:
@@ -62,13 +65,15 @@ class SendGridEmail:
             if status == 429 or status >= 500:
                 raise TransientDeliveryError(f"SendGrid answered {status}: {body}") from err
             raise PermanentDeliveryError(f"SendGrid refused the message ({status}): {body}") from err
-        except TimeoutError as err:
-            # The request may have been received and accepted: only the ledger can stop a resend.
-            raise InDoubtDeliveryError(f"SendGrid did not answer within {HTTP_TIMEOUT_SECONDS}s") from err
         except urllib.error.URLError as err:
-            if isinstance(err.reason, (TimeoutError, socket.timeout)):
-                raise InDoubtDeliveryError(f"SendGrid did not answer: {err.reason}") from err
+            # urllib wraps only what fails while connecting or writing the request (DNS, refused,
+            # reset, a timeout): a request not fully written cannot have been accepted.
             raise TransientDeliveryError(f"SendGrid unreachable: {err.reason}") from err
+        except (OSError, http.client.HTTPException) as err:
+            # Raised while awaiting or reading the answer (a timeout, RemoteDisconnected, a reset, a
+            # garbled response): the request may have been received and accepted, only the ledger
+            # can stop a resend.
+            raise InDoubtDeliveryError(f"SendGrid sent no clear answer ({type(err).__name__}: {err})") from err
         return Receipt(provider=self.name, provider_message_id=response.headers.get("X-Message-Id"))
 
 
