@@ -3,7 +3,8 @@
 Imported passed-through by the workflow sandbox, which wraps ZoneInfo and in which `holidays` cannot
 load its country modules (shared/reference/temporal-python.md §2-3): the public holidays are computed
 here, from the calendar alone, so that a date of any year (an invoice from 2019, a typo like 2206)
-is placed like any other instead of failing the case's workflow task.
+is placed like any other instead of failing the case's workflow task. Only the end of datetime's range
+(9999-12-31) is a ValueError, which fails the case at once with its message.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -45,6 +46,21 @@ def public_holidays(year: int) -> frozenset[date]:
     )
 
 
+def _day_after(day: date) -> date:
+    # `day + 1` past date.max is a bare OverflowError naming no date; say which one and why.
+    if day == date.max:
+        raise ValueError(f"date value out of range: no day after {day}, the end of the calendar")
+    return day + timedelta(days=1)
+
+
+def _in_paris(instant: datetime) -> datetime:
+    # The last hour or two of 9999-12-31 UTC are already year 10000 in Paris.
+    try:
+        return instant.astimezone(PARIS)
+    except OverflowError:
+        raise ValueError(f"date value out of range: {instant} is past the end of the calendar in Paris") from None
+
+
 def is_business_day(day: date) -> bool:
     return day.weekday() < 5 and day not in public_holidays(day.year)
 
@@ -52,18 +68,18 @@ def is_business_day(day: date) -> bool:
 def next_business_day(day: date) -> date:
     """`day` itself when it is a business day, else the first one after it."""
     while not is_business_day(day):
-        day += timedelta(days=1)
+        day = _day_after(day)
     return day
 
 
 def add_business_days(day: date, count: int) -> date:
     for _ in range(count):
-        day = next_business_day(day + timedelta(days=1))
+        day = next_business_day(_day_after(day))
     return day
 
 
 def paris_date(instant: datetime) -> date:
-    return instant.astimezone(PARIS).date()
+    return _in_paris(instant).date()
 
 
 def send_slot(day: date) -> datetime:
@@ -73,7 +89,7 @@ def send_slot(day: date) -> datetime:
 
 
 def in_send_window(instant: datetime) -> bool:
-    local = instant.astimezone(PARIS)
+    local = _in_paris(instant)
     return is_business_day(local.date()) and SEND_HOUR <= local.time() < SEND_WINDOW_END
 
 
@@ -81,8 +97,8 @@ def next_send_opportunity(instant: datetime) -> datetime:
     """`instant` itself inside the sending window, else the next 09:00 on a business day."""
     if in_send_window(instant):
         return instant
-    local = instant.astimezone(PARIS)
-    day = local.date() if local.time() < SEND_HOUR else local.date() + timedelta(days=1)
+    local = _in_paris(instant)
+    day = local.date() if local.time() < SEND_HOUR else _day_after(local.date())
     return send_slot(day)
 
 
