@@ -81,24 +81,32 @@ async def ensure(client: Client) -> list[str]:
         if error.status != RPCStatusCode.UNIMPLEMENTED:
             raise MissingSearchAttributes(client.namespace, wanted, f"cannot list them: {error}") from error
         # The time-skipping test server cannot list: add each one, an existing one answers as such.
-        return [name for name in sorted(wanted) if await _add(client, name, wanted[name])]
+        return await _add_all(client, wanted)
     known = dict(listed.custom_attributes)
     wrong = {name: kind for name, kind in wanted.items() if name in known and known[name] != _INDEXED[kind]}
     if wrong:
         raise MissingSearchAttributes(client.namespace, wrong, "they exist with another type")
-    missing = {name: kind for name, kind in wanted.items() if name not in known}
+    return await _add_all(client, {name: kind for name, kind in wanted.items() if name not in known})
+
+
+async def _add_all(client: Client, missing: dict[str, str]) -> list[str]:
+    """Add each one on its own (a server refuses a whole request for one that exists) and name every
+    one that failed, so that an operator fixes them all at once."""
+    added, failed, reasons = [], {}, []
     for name in sorted(missing):
-        await _add(client, name, missing[name])
-    return sorted(missing)
-
-
-async def _add(client: Client, name: str, kind: str) -> bool:
-    try:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=client.namespace, search_attributes={name: _INDEXED[kind]})
-        )
-    except RPCError as error:
-        if error.status == RPCStatusCode.ALREADY_EXISTS or "already exists" in error.message:
-            return False
-        raise MissingSearchAttributes(client.namespace, {name: kind}, f"adding it failed: {error.message}") from error
-    return True
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=client.namespace, search_attributes={name: _INDEXED[missing[name]]}
+                )
+            )
+        except RPCError as error:
+            if error.status == RPCStatusCode.ALREADY_EXISTS or "already exists" in error.message:
+                continue
+            failed[name] = missing[name]
+            reasons.append(f"{name}: {error.message}")
+        else:
+            added.append(name)
+    if failed:
+        raise MissingSearchAttributes(client.namespace, failed, "adding them failed: " + "; ".join(reasons))
+    return added

@@ -85,3 +85,17 @@ async def test_the_worker_refuses_to_start_when_an_attribute_cannot_be_had() -> 
         assert b"--name DunningStage --type Keyword" in stderr
     finally:
         await env.shutdown()
+
+
+async def test_every_attribute_that_cannot_be_added_is_named_at_once() -> None:
+    # SQL visibility holds 3 Datetime attributes a namespace: three unrelated ones leave no room for ours.
+    others = [SearchAttributeKey.for_datetime(f"OtherDate{n}") for n in range(3)]
+    env = await dev_server([*others, *CONTRACT_FIVE[:4]])
+    try:
+        with pytest.raises(search_attributes.MissingSearchAttributes) as refused:
+            await search_attributes.ensure(env.client)
+        assert set(refused.value.missing) == {"BalanceChangedAt", "DueDate", "NextActionAt"}
+        # The one that had room was added all the same.
+        assert "OpenCallTasks" in await custom_attributes(env.client)
+    finally:
+        await env.shutdown()
