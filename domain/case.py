@@ -183,9 +183,7 @@ class CaseState(BaseModel):
 
     def schedule(self, spread: bool = True) -> dict[int, datetime]:
         """When each remaining step runs, by ladder index (domain.schedule)."""
-        return schedule.slots(
-            self.steps, self.due_on, self.shift_days, self.next_index, self.last_step_on if spread else None, spread
-        )
+        return schedule.slots(self.steps, self.due_on, self.shift_days, self.next_index, self.last_step_on, spread)
 
     def _planned_day(self, index: int) -> date:
         return schedule.planned_day(self.due_on, self.steps[index], self.shift_days)
@@ -272,16 +270,18 @@ class CaseState(BaseModel):
         notices = [i for i in decision.skipped if self.steps[i].stage is Stage.FORMAL_NOTICE]
         if notices:
             notice = notices[-1]
-            first = RunStep(notice, tuple(i for i in decision.skipped if i < notice), self._days_late(notice, now))
+            first = RunStep(
+                notice, tuple(i for i in decision.skipped if i < notice), self._days_late(notice, paris_date(now))
+            )
             return self._choose(Rule.NOTICE_BEFORE_LITIGATION, first, decision)
         earlier = [i for i in range(decision.index) if self.steps[i].stage is Stage.FORMAL_NOTICE]
         if earlier and not self.happened(self.steps[earlier[-1]].name):
-            first = RunStep(earlier[-1], decision.skipped, self._days_late(earlier[-1], now))
+            first = RunStep(earlier[-1], decision.skipped, self._days_late(earlier[-1], paris_date(now)))
             return self._choose(Rule.LEGAL_STEPS_MUST_HAPPEN, first, decision)
         return decision
 
-    def _days_late(self, index: int, now: datetime) -> int:
-        return max(0, (paris_date(now) - self._planned_day(index)).days)
+    def _days_late(self, index: int, day: date) -> int:
+        return max(0, (day - self._planned_day(index)).days)
 
     def route(self, index: int) -> tuple[Channel | None, str | None]:
         """The channel a step goes by for this customer, or None and why it is skipped."""
@@ -371,9 +371,7 @@ class CaseState(BaseModel):
     def _resume_from(self, day: date) -> None:
         if self.next_index >= len(self.steps):
             return
-        planned = self._planned_day(self.next_index)
-        if planned < day:
-            self.shift_days += (day - planned).days
+        self.shift_days += self._days_late(self.next_index, day)
 
     def _close(self, outcome: Outcome, today: date) -> None:
         self.outcome = outcome
@@ -395,16 +393,14 @@ class CaseState(BaseModel):
     ) -> None:
         step = self.steps[index]
         self.record(now, step.name, (channel or step.channel).value, status, detail)
-        if (
-            step.stage in LEGAL_STAGES
-            and status not in HAPPENED
-            and status is not ActionStatus.OPEN
-            and self._rules.on(Rule.LEGAL_STEPS_MUST_HAPPEN)
-        ):
+        if step.stage in LEGAL_STAGES and status not in HAPPENED and self._rules.on(Rule.LEGAL_STEPS_MUST_HAPPEN):
             self._hold(now, index, status)
             return
         self._advance(now, index)
         if step.channel is Channel.CALL and status is ActionStatus.OPEN:
+            self.open_calls[step.name] = CallTask(step=step.name, opened_at=now)
+        elif channel not in (None, step.channel) and status is ActionStatus.SENT:
+            # Sent by another channel than the ladder's (a notice by e-mail): a person completes the file.
             self.open_calls[step.name] = CallTask(step=step.name, opened_at=now)
 
     def _hold(self, now: datetime, index: int, status: ActionStatus) -> None:
@@ -420,7 +416,7 @@ class CaseState(BaseModel):
         step = self.steps[index]
         if self.hold is not None:
             # Done later than planned: the rest of the ladder keeps its distance from it.
-            self.shift_days += self._days_late(index, now)
+            self.shift_days += self._days_late(index, paris_date(now))
             self.hold = None
             self.open_calls.pop(step.name, None)
         self.next_index = index + 1
@@ -428,9 +424,6 @@ class CaseState(BaseModel):
         self.last_step_on = paris_date(now)
         if step.channel is Channel.LITIGATION:
             self._close(Outcome.LITIGATION, paris_date(now))
-
-    def open_task(self, now: datetime, step: str) -> None:
-        self.open_calls[step] = CallTask(step=step, opened_at=now)
 
     def complete_resend(self, now: datetime, status: ActionStatus, detail: str | None) -> None:
         self.resends_done += 1

@@ -169,9 +169,6 @@ class InvoiceDunning:
         message = self.case.message(now, step.name, channel, workflow.info().workflow_id)
         status, detail = await self._deliver(channel, message)
         self.case.complete_step(workflow.now(), decision.index, status, f"{why}; {detail}" if why else detail, channel)
-        if channel is not step.channel and status is ActionStatus.SENT:
-            # Sent by another channel than the ladder's (a notice by e-mail): a person completes the file.
-            self.case.open_task(workflow.now(), step.name)
 
     async def _resend_invoice(self, decision: ResendInvoice) -> None:
         message = self.case.message(
