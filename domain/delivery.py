@@ -47,6 +47,7 @@ class MessageRequest(BaseModel):
     deadline: date | None = None
     # The channels that really reached the customer before this message: a message claims no other.
     reached_by: list[Channel] = []
+    order_reference: str | None = None
 
 
 class HandoverRequest(BaseModel):
@@ -72,6 +73,11 @@ class Delivery(BaseModel):
     provider_message_id: str | None
     accepted_at: datetime | None
     detail: str | None = None
+    # What the case must be able to prove it sent: to whom, and a hash of exactly what was rendered
+    # (for a letter, of the PDF, which the case file keeps at `document`).
+    recipient: str | None = None
+    content_sha256: str | None = None
+    document: str | None = None
 
 
 def message_id_for(workflow_id: str, step: str, occurrence: int = 0) -> str:

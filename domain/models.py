@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 from stdnum import iso11649
+from stdnum.fr import siren
 
 from domain.calendar import paris_date
 from domain.money import Amount, Balance, Currency, PositiveAmount
@@ -56,6 +57,21 @@ class Customer(Model):
     segment: Segment = Segment.STANDARD
     language: Literal["fr", "en"] = "fr"
     postal_address: PostalAddress | None = None
+    # Printed on the formal notice and in the litigation dossier (fr-late-payment-law §5, §7).
+    siren: str | None = Field(default=None, description="French company number (9 digits)")
+    # A consumer gets an electronic registered letter only after accepting electronic delivery (CPCE
+    # L100); without it the letter goes on paper. A business needs no consent.
+    electronic_delivery_consent: bool = False
+
+    @field_validator("siren")
+    @classmethod
+    def _valid_siren(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        compact = siren.compact(value)
+        if not siren.is_valid(compact):
+            raise ValueError(f"{value!r} is not a valid SIREN (9 digits, Luhn check)")
+        return str(compact)
 
 
 class InvoiceInput(Model):
@@ -65,6 +81,8 @@ class InvoiceInput(Model):
     issued_on: date
     due_on: date
     payment_reference: str | None = Field(default=None, description="ISO 11649 RF creditor reference")
+    # The order or contract the invoice bills, named on the formal notice.
+    order_reference: str | None = Field(default=None, min_length=1, max_length=100)
     customer: Customer
 
     @field_validator("payment_reference")

@@ -21,6 +21,8 @@ class SignalName(StrEnum):
     CALL_LOGGED = "call_logged"
     INVOICE_UPDATED = "invoice_updated"
     INVOICE_CANCELLED = "invoice_cancelled"
+    LETTER_STATUS = "letter_status"
+    MESSAGE_EVENT = "message_event"
 
 
 class ActivityName(StrEnum):
@@ -28,3 +30,4 @@ class ActivityName(StrEnum):
     SEND_SMS = "send_sms"
     SEND_REGISTERED_LETTER = "send_registered_letter"
     HAND_OVER_TO_LITIGATION = "hand_over_to_litigation"
+    TRACK_LETTER = "track_letter"
