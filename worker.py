@@ -17,7 +17,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.email import EmailActivities
 from activities.email.adapters import OutboxEmail, SendGridEmail
 from activities.ledger import SentLedger
-from activities.letters import LetterActivities, OutboxLetters
+from activities.letters import LetterActivities
+from activities.letters.postal import OutboxLetters
 from activities.litigation import LitigationActivities, OutboxLitigation
 from activities.sms import OutboxSms, SmsActivities
 from dunning import search_attributes

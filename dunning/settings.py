@@ -44,5 +44,9 @@ class ChannelSettings:
         return Path(_env("DUNNING_LEDGER_PATH", str(self.var_dir / "sent-ledger.sqlite3")))
 
     @property
+    def case_file_dir(self) -> Path:
+        return Path(_env("DUNNING_CASE_FILE_DIR", str(self.var_dir / "cases")))
+
+    @property
     def outbox_dir(self) -> Path:
         return Path(_env("DUNNING_OUTBOX_DIR", str(self.var_dir / "outbox")))

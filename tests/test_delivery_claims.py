@@ -20,7 +20,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.email import EmailActivities
 from activities.email.adapters import OutboxEmail, SendGridEmail
 from activities.ledger import SentLedger
-from activities.letters import LetterActivities, OutboxLetters
+from activities.letters import LetterActivities
+from activities.letters.postal import OutboxLetters
 from activities.litigation import LitigationActivities, OutboxLitigation
 from activities.outbox import Outbox
 from activities.sms import OutboxSms, SmsActivities

@@ -4,7 +4,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from activities.ledger import SentLedger
-from activities.letters import LetterActivities, OutboxLetters
+from activities.letters import LetterActivities
+from activities.letters.postal import OutboxLetters
 from domain.calendar import send_slot
 from domain.case import CaseState
 from domain.ladder import Channel, current_version

@@ -1,54 +1,22 @@
 """Registered letters (LRAR): the level 2 demand and the formal notice (mise en demeure).
 
-Rendered to HTML here; the outbox adapter stores it. Printing to PDF and posting through a registered
-mail provider (AR24, Maileva, Merci Facteur) plug in behind the same `ChannelAdapter[Letter]`.
+Rendered here; posted by an adapter of `activities.letters.postal`.
 """
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from temporalio import activity
 
-from activities.delivery import ChannelAdapter, Receipt, deliver_once
+from activities.delivery import ChannelAdapter, deliver_once
 from activities.ledger import SentLedger
-from activities.outbox import Outbox
+from activities.letters.postal import Letter
 from activities.rendering import build_context, template_environment
 from domain.delivery import Delivery, MessageRequest
-from domain.models import PostalAddress
+from domain.models import CustomerKind
 from dunning.contract import ActivityName
 from dunning.settings import Creditor
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-@dataclass(frozen=True)
-class Letter:
-    message_id: str
-    recipient: str
-    address: PostalAddress
-    html: str
-    registered: bool = True
-    notes: tuple[str, ...] = field(default=())
-
-
-class OutboxLetters:
-    name = "outbox"
-
-    def __init__(self, root: Path) -> None:
-        self._outbox = Outbox(root, "letters")
-
-    def send(self, message: Letter) -> Receipt:
-        self._outbox.write(
-            message.message_id,
-            {
-                "message_id": message.message_id,
-                "recipient": message.recipient,
-                "address": message.address.model_dump(),
-                "registered": message.registered,
-            },
-            {"letter.html": message.html},
-        )
-        return Receipt(provider=self.name, provider_message_id=message.message_id)
 
 
 class LetterActivities:
@@ -69,6 +37,9 @@ class LetterActivities:
             recipient=request.customer.name,
             address=address,
             html=template.render(m=context.values),
+            email=str(request.customer.email),
+            electronic_allowed=request.customer.kind is CustomerKind.BUSINESS
+            or request.customer.electronic_delivery_consent,
             notes=context.notes,
         )
 
