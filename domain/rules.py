@@ -27,6 +27,10 @@ class Rule(StrEnum):
     PAUSES_WAIT_OUT_DISPUTES = "pauses-wait-out-disputes"
     # 2026-12: a new due date never plans the remaining steps in the past.
     NEW_DUE_DATE_NEVER_BURSTS = "new-due-date-never-bursts"
+    # 2026-12, asked by the workflow, not the case: a signal that leaves the wake time where it was
+    # keeps the running timer instead of cancelling it and starting the same one (two history events
+    # and a Temporal action per signal).
+    TIMER_KEPT_WHILE_WAKE_UNCHANGED = "timer-kept-while-wake-unchanged"
 
 
 class Rules(Protocol):

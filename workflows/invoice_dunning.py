@@ -8,6 +8,7 @@ no lock is needed and no handler can be cut off when the run ends.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -119,6 +120,8 @@ class InvoiceDunning:
         # from the last value seen here.
         self._balance_view = (invoice.amount, invoice.due_on)
         self._pending_upserts: list[SearchAttributeUpdate[Any]] = []
+        # The timer of the current wait and the time it fires, kept across signals that do not move it.
+        self._timer: tuple[datetime, asyncio.Task[None]] | None = None
 
     @workflow.run
     async def run(self, invoice: InvoiceInput) -> DunningResult:
@@ -127,6 +130,8 @@ class InvoiceDunning:
             self.case.on_clock(now)
             self._publish(now)
             decision = self.case.decide(now)
+            if not isinstance(decision, Wait):
+                await self._drop_timer()
             if isinstance(decision, Close):
                 break
             if isinstance(decision, Wait):
@@ -142,18 +147,38 @@ class InvoiceDunning:
 
     async def _wait(self, now: datetime, decision: Wait) -> None:
         revision = self._revision
-        if decision.until is None:
-            await workflow.wait_condition(lambda: self._revision != revision)
+        if decision.until is None or decision.until <= now:
+            await self._drop_timer()
+            if decision.until is None:
+                await workflow.wait_condition(lambda: self._revision != revision)
             return
-        if decision.until <= now:
-            return
-        local = decision.until.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._revision != revision,
-                timeout=decision.until - now,
-                timeout_summary=f"{decision.step} at {local} Paris",
-            )
+        timer = await self._timer_until(now, decision.until, decision.step)
+        await workflow.wait_condition(lambda: self._revision != revision or timer.done())
+        if timer.done():
+            self._timer = None
+        elif not self._rules.on(Rule.TIMER_KEPT_WHILE_WAKE_UNCHANGED):
+            # Cases that waited before the rule cancel at once, as their histories recorded: the
+            # cancellation comes before this task's upserts there.
+            await self._drop_timer()
+
+    async def _timer_until(self, now: datetime, until: datetime, step: str | None) -> asyncio.Task[None]:
+        """The running timer if it fires at `until`, else a new one (the old one cancelled)."""
+        if self._timer is not None:
+            if self._timer[0] == until:
+                return self._timer[1]
+            await self._drop_timer()
+        local = until.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
+        timer = asyncio.create_task(workflow.sleep(until - now, summary=f"{step} at {local} Paris"))
+        self._timer = (until, timer)
+        return timer
+
+    async def _drop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer[1].cancel()
+            self._timer = None
+            # Let the timer's task see its cancellation now, so the cancel command comes before any
+            # command this task issues next (the order the histories recorded under wait_condition).
+            await asyncio.sleep(0)
 
     async def _run_step(self, decision: RunStep) -> None:
         now = workflow.now()
