@@ -43,8 +43,10 @@ async def test_a_signal_that_leaves_the_wake_time_unchanged_adds_no_timer_events
     assert paid.balance == Decimal("900.00")
     assert paid.next_action == waiting.next_action
     assert [after_payments[t] - before[t] for t in TIMER_EVENTS] == [0, 0]
-    assert after_payments[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED] - before[
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-    ] == 3
+    assert (
+        after_payments[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]
+        - before[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]
+        == 3
+    )
     assert promised.next_action != waiting.next_action
     assert [after_promise[t] - after_payments[t] for t in TIMER_EVENTS] == [1, 1]
