@@ -93,6 +93,12 @@ def in_send_window(instant: datetime) -> bool:
     return is_business_day(local.date()) and SEND_HOUR <= local.time() < SEND_WINDOW_END
 
 
+def send_window_closes(instant: datetime) -> datetime:
+    """When the sending window that `instant` falls in closes (18:00 Paris that day)."""
+    local = datetime.combine(_in_paris(instant).date(), SEND_WINDOW_END, tzinfo=PARIS)
+    return local.astimezone(UTC)
+
+
 def next_send_opportunity(instant: datetime) -> datetime:
     """`instant` itself inside the sending window, else the next 09:00 on a business day."""
     if in_send_window(instant):

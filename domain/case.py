@@ -22,16 +22,17 @@ from typing import TypeVar
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from domain import schedule
+from domain import schedule, tracking
 from domain.calendar import (
+    PARIS,
     add_business_days,
     in_send_window,
     next_send_opportunity,
     paris_date,
     send_slot,
 )
-from domain.decisions import Close, Decision, ResendInvoice, RunStep, Wait
-from domain.delivery import MessageRequest, PaymentLine, message_id_for
+from domain.decisions import Close, Decision, ResendInvoice, RunStep, TrackLetter, Wait
+from domain.delivery import Delivery, MessageRequest, PaymentLine, message_id_for
 from domain.ladder import (
     INVOICE_RESEND,
     RESUME_AFTER_BROKEN_PLAN,
@@ -53,17 +54,20 @@ from domain.models import (
     InvoiceCancelled,
     InvoiceInput,
     InvoiceUpdated,
+    LetterStatus,
     NextAction,
     Outcome,
     PaymentReceived,
     PaymentReversed,
     PromiseToPay,
+    SentMessage,
     Stage,
 )
 from domain.pauses import DisputeState, PlanState, PromiseState
 from domain.rules import ALL_ON, Rule, Rules
+from domain.tracking import LetterStatusReported, LetterTracking, MessageEvent, MessageEventKind, Watch
 
-__all__ = ["CaseState", "Close", "Decision", "ResendInvoice", "RunStep", "Wait"]
+__all__ = ["CaseState", "Close", "Decision", "ResendInvoice", "RunStep", "TrackLetter", "Wait"]
 
 T = TypeVar("T")
 
@@ -77,6 +81,14 @@ LEGAL_STAGES = frozenset({Stage.FORMAL_NOTICE, Stage.LITIGATION})
 # What the trail counts as a step that happened, for the hand-over and for what messages may say.
 HAPPENED = frozenset({ActionStatus.SENT, ActionStatus.DONE})
 _CHANNELS = frozenset(c.value for c in Channel)
+# A notice refused or left unclaimed was still presented: the deadline it gives runs from then.
+NOTICE_PRESENTED = frozenset({LetterStatus.DELIVERED, LetterStatus.REFUSED, LetterStatus.UNCLAIMED})
+# Call tasks opened when a provider reports an address or number unusable, by channel.
+UNUSABLE_TASK = {
+    Channel.EMAIL: "email_bounced",
+    Channel.SMS: "sms_undelivered",
+    Channel.REGISTERED_LETTER: "postal_address",
+}
 
 
 class PaymentRecord(BaseModel):
@@ -121,6 +133,14 @@ class CaseState(BaseModel):
     plan: PlanState | None = None
     open_calls: dict[str, CallTask] = Field(default_factory=dict)
     reached_by_phone: bool = False
+    contact: str | None = None
+    # Every message sent, by message id, with what its provider reported since (the case's proof).
+    messages: dict[str, SentMessage] = Field(default_factory=dict)
+    # Registered letters whose provider is polled for their status and proofs, by message id.
+    watches: dict[str, Watch] = Field(default_factory=dict)
+    unusable: list[Channel] = Field(default_factory=list)
+    # The step whose message a provider is being asked to deliver, and since when (retries included).
+    sending: NextAction | None = None
     resends_requested: int = 0
     resends_done: int = 0
     cancel_reason: str | None = None
@@ -182,8 +202,24 @@ class CaseState(BaseModel):
         return self.ladder_stage
 
     def schedule(self, spread: bool = True) -> dict[int, datetime]:
-        """When each remaining step runs, by ladder index (domain.schedule)."""
-        return schedule.slots(self.steps, self.due_on, self.shift_days, self.next_index, self.last_step_on, spread)
+        """When each remaining step runs, by ladder index (domain.schedule). The hand-over never
+        comes before the deadline the formal notice gave, counted from the day it was presented."""
+        slots = schedule.slots(self.steps, self.due_on, self.shift_days, self.next_index, self.last_step_on, spread)
+        presented = self._notice_presented_on()
+        if presented is not None:
+            earliest = send_slot(add_business_days(presented + FORMAL_NOTICE_DEADLINE, 1))
+            for index, at in slots.items():
+                if self.steps[index].channel is Channel.LITIGATION and at < earliest:
+                    slots[index] = earliest
+        return slots
+
+    def _notice_presented_on(self) -> date | None:
+        days = [
+            paris_date(m.outcome_at)
+            for m in self.messages.values()
+            if m.step == "formal_notice" and m.letter_outcome in NOTICE_PRESENTED and m.outcome_at is not None
+        ]
+        return max(days, default=None)
 
     def _planned_day(self, index: int) -> date:
         return schedule.planned_day(self.due_on, self.steps[index], self.shift_days)
@@ -214,6 +250,18 @@ class CaseState(BaseModel):
 
     def decide(self, now: datetime) -> Decision:
         """What the case does next. Call `on_clock(now)` first so time-driven changes are applied."""
+        decision = self._next_step(now)
+        if isinstance(decision, Close) or self.balance <= 0 or not self.watches:
+            return decision
+        # Asking a provider about a letter goes on whatever the ladder waits for (a dispute, a plan).
+        message_id, at = min(((m, w.next_at()) for m, w in self.watches.items()), key=_watch_time)
+        if at is not None and at <= now:
+            return TrackLetter(message_id)
+        if at is not None and isinstance(decision, Wait) and (decision.until is None or at < decision.until):
+            return Wait(at, "track_letter")
+        return decision
+
+    def _next_step(self, now: datetime) -> Decision:
         if self.outcome is not None:
             return Close(self.outcome)
         if self.cancel_reason is not None:
@@ -287,12 +335,26 @@ class CaseState(BaseModel):
         """The channel a step goes by for this customer, or None and why it is skipped."""
         step = self.steps[index]
         customer = self.invoice.customer
+        if step.channel is Channel.EMAIL and Channel.EMAIL in self.unusable:
+            if customer.phone is not None and Channel.SMS not in self.unusable:
+                return Channel.SMS, "by SMS: the e-mail address bounced"
+            return None, "the e-mail address bounced"
         if step.channel is Channel.SMS and customer.phone is None:
             return None, "no phone number"
+        if step.channel is Channel.SMS and Channel.SMS in self.unusable:
+            return None, "the phone number is unusable"
+        if step.channel is Channel.REGISTERED_LETTER and Channel.REGISTERED_LETTER in self.unusable:
+            if step.stage is Stage.FORMAL_NOTICE and Channel.EMAIL not in self.unusable:
+                return Channel.EMAIL, "by e-mail: the postal address is undeliverable"
+            return None, "the postal address is undeliverable"
         if step.channel is Channel.REGISTERED_LETTER and customer.postal_address is None:
             # Any sufficient written demand is a formal notice (Code civil 1344): without an address
             # it goes by e-mail, and a person is asked for the address the court file will need.
-            if step.stage is Stage.FORMAL_NOTICE and self._rules.on(Rule.LEGAL_STEPS_MUST_HAPPEN):
+            if (
+                step.stage is Stage.FORMAL_NOTICE
+                and Channel.EMAIL not in self.unusable
+                and self._rules.on(Rule.LEGAL_STEPS_MUST_HAPPEN)
+            ):
                 return Channel.EMAIL, "by e-mail: no postal address"
             return None, "no postal address"
         return step.channel, None
@@ -425,16 +487,85 @@ class CaseState(BaseModel):
         if step.channel is Channel.LITIGATION:
             self._close(Outcome.LITIGATION, paris_date(now))
 
-    def complete_resend(self, now: datetime, status: ActionStatus, detail: str | None) -> None:
+    def resend_channels(self) -> list[Channel]:
+        """How a copy of the invoice goes: by e-mail and, with a postal address, by post as well
+        ("par courrier physique et électronique"), unless a provider reported either unusable."""
+        channels = [] if Channel.EMAIL in self.unusable else [Channel.EMAIL]
+        by_post = self.invoice.customer.postal_address is not None and Channel.REGISTERED_LETTER not in self.unusable
+        if by_post and self._rules.on(Rule.INVOICE_COPY_BY_POST):
+            channels.append(Channel.LETTER)
+        return channels
+
+    def complete_resend(self, now: datetime, results: list[tuple[Channel, ActionStatus, str | None]]) -> None:
         self.resends_done += 1
-        self.record(now, INVOICE_RESEND, Channel.EMAIL.value, status, detail)
+        if not results:
+            self.record(now, INVOICE_RESEND, Channel.EMAIL.value, ActionStatus.SKIPPED, "no usable e-mail or address")
+        for channel, status, detail in results:
+            self.record(now, INVOICE_RESEND, channel.value, status, detail)
+
+    def record_sent(
+        self, now: datetime, message: MessageRequest, channel: Channel, status: ActionStatus, delivery: Delivery | None
+    ) -> None:
+        """Keep what the case must be able to prove about a message, and watch a registered letter's
+        provider for its outcome and proofs."""
+        sent = SentMessage(
+            message_id=message.message_id,
+            step=message.step,
+            channel=channel.value,
+            sent_at=now,
+            status=status,
+            provider=delivery.provider if delivery else None,
+            provider_message_id=delivery.provider_message_id if delivery else None,
+            recipient=delivery.recipient if delivery else None,
+            content_sha256=delivery.content_sha256 if delivery else None,
+            document=delivery.document if delivery else None,
+        )
+        self.messages[message.message_id] = sent
+        tracked = channel is Channel.REGISTERED_LETTER and status is ActionStatus.SENT
+        if tracked and sent.provider_message_id and self._rules.on(Rule.LETTERS_TRACKED):
+            self.watches[message.message_id] = Watch(sent_on=paris_date(now))
+
+    def tracked(self, now: datetime, message_id: str, poll: LetterTracking | None, error: str | None = None) -> bool:
+        """Apply a poll of a letter's provider (None when it could not be asked); the next poll
+        follows the watch's cadence whatever the answer, and stops once the outcome and its receipt
+        are kept."""
+        changed = False
+        for report in poll.reports if poll else []:
+            changed |= self.apply_event(report.event_id, self._letter_status_of(now, report))
+        return changed | self._watched(now, message_id, error)
+
+    def _letter_status_of(self, now: datetime, report: LetterStatusReported) -> Callable[[], bool]:
+        return lambda: self.letter_status(now, report)
+
+    def _watched(self, now: datetime, message_id: str, error: str | None) -> bool:
+        if message_id not in self.watches:
+            return False
+        watch = self.watches[message_id]
+        watch.polls += 1
+        sent = self.messages[message_id]
+        if error is not None:
+            self.record(now, sent.step, sent.channel, ActionStatus.RECORDED, f"letter status not known: {error}")
+        if tracking.receipt_kept(sent):
+            del self.watches[message_id]
+        elif watch.next_at() is None:
+            del self.watches[message_id]
+            self.record(
+                now,
+                sent.step,
+                sent.channel,
+                ActionStatus.RECORDED,
+                f"tracking stopped at {sent.delivery or 'no status'}",
+            )
+        return True
 
     def message(
         self, now: datetime, step: str, channel: Channel, workflow_id: str, occurrence: int = 0
     ) -> MessageRequest:
         today = paris_date(now)
+        # The posted copy of an invoice is a message of its own beside the e-mailed one.
+        key = f"{step}:{channel.value}" if channel is Channel.LETTER else step
         return MessageRequest(
-            message_id=message_id_for(workflow_id, step, occurrence),
+            message_id=message_id_for(workflow_id, key, occurrence),
             workflow_id=workflow_id,
             step=step,
             channel=channel,
@@ -460,6 +591,7 @@ class CaseState(BaseModel):
             ),
             deadline=today + FORMAL_NOTICE_DEADLINE if step == "formal_notice" else None,
             reached_by=self.channels_used(),
+            order_reference=self.invoice.order_reference,
         )
 
     # ------------------------------------------------------------------------------------ signals
@@ -612,6 +744,8 @@ class CaseState(BaseModel):
         )
         if c.outcome is not CallOutcome.NO_ANSWER:
             self.reached_by_phone = True
+        if c.contact is not None:
+            self.contact = c.contact
         hold = self.hold
         if hold is not None and c.step == self.steps[hold.index].name and c.outcome is CallOutcome.REACHED:
             # A person confirms the held step did happen (the provider's log, the partner's receipt).
@@ -621,6 +755,57 @@ class CaseState(BaseModel):
             self.resends_requested += 1
         elif c.outcome is CallOutcome.DISPUTED:
             self.open_dispute(now, DisputeOpened(reason=c.note or f"disputed during {c.step}"))
+        elif c.outcome is CallOutcome.PROMISED and c.promised_on is not None:
+            self.promise_payment(now, PromiseToPay(promised_on=c.promised_on, amount=c.promised_amount))
+        return True
+
+    def letter_status(self, now: datetime, report: LetterStatusReported) -> bool:
+        sent = self.messages.get(report.message_id)
+        if sent is None or sent.channel != Channel.REGISTERED_LETTER.value:
+            return False
+        moved = tracking.advance(sent, report)
+        if moved is None:
+            return False
+        self.messages[report.message_id] = moved
+        at = report.at.astimezone(PARIS)
+        detail = f"letter {report.status.value} {at:%Y-%m-%d %H:%M} Paris"
+        self.record(
+            now,
+            sent.step,
+            sent.channel,
+            ActionStatus.RECORDED,
+            f"{detail}; {report.detail}" if report.detail else detail,
+        )
+        if moved.letter_outcome is LetterStatus.UNDELIVERABLE and sent.letter_outcome is None:
+            self._undeliverable(now, sent.step)
+        return True
+
+    def _undeliverable(self, now: datetime, step_name: str) -> None:
+        """A letter returned "destinataire inconnu": later letters cannot go there, a person finds the
+        address; a formal notice that never reached the customer holds the hand-over for them."""
+        if Channel.REGISTERED_LETTER not in self.unusable:
+            self.unusable.append(Channel.REGISTERED_LETTER)
+        task = UNUSABLE_TASK[Channel.REGISTERED_LETTER]
+        self.open_calls[task] = CallTask(step=task, opened_at=now)
+        notice = [i for i, s in enumerate(self.steps) if s.name == step_name and s.stage is Stage.FORMAL_NOTICE]
+        if notice and self.hold is None and self.outcome is None:
+            self.hold = Hold(index=notice[0], retry_at=None)
+            self.open_calls[step_name] = CallTask(step=step_name, opened_at=now)
+
+    def message_event(self, now: datetime, e: MessageEvent) -> bool:
+        sent = self.messages.get(e.message_id)
+        if sent is None or sent.channel != e.channel.value:
+            return False
+        self.messages[e.message_id] = sent.model_copy(update={"delivery": e.kind.value, "delivery_at": e.at})
+        if e.kind is not MessageEventKind.BOUNCED or e.channel in self.unusable or e.channel not in UNUSABLE_TASK:
+            return True
+        self.unusable.append(e.channel)
+        task = UNUSABLE_TASK[e.channel]
+        self.open_calls[task] = CallTask(step=task, opened_at=now)
+        reason = f": {e.detail}" if e.detail else ""
+        self._recorded(
+            now, task, e.channel.value, f"{sent.step} not delivered{reason}; later steps use another channel"
+        )
         return True
 
     def update_invoice(self, now: datetime, u: InvoiceUpdated) -> bool:
@@ -686,7 +871,7 @@ class CaseState(BaseModel):
     def status(self, now: datetime) -> CaseStatus:
         """The case as of `now`, the time of its last workflow task; readers bring it to their own
         time with `CaseStatus.read_at`."""
-        decision = self.decide(now)
+        decision = self._next_step(now)
         next_action = None
         if isinstance(decision, Wait) and decision.step is not None and decision.until is not None:
             next_action = NextAction(step=decision.step, at=decision.until)
@@ -711,6 +896,10 @@ class CaseState(BaseModel):
             outcome=self.outcome,
             as_of=now,
             overdue_until=self.overdue_until,
+            messages=list(self.messages.values()),
+            contact=self.contact,
+            unusable_channels=[c.value for c in self.unusable],
+            sending=self.sending,
         )
 
     def result(self) -> DunningResult:
@@ -722,3 +911,7 @@ class CaseState(BaseModel):
             closed_on=self.closed_on,
             overpayment=max(-self.balance, ZERO),
         )
+
+
+def _watch_time(item: tuple[str, datetime | None]) -> datetime:
+    return item[1] or datetime.max.replace(tzinfo=PARIS)

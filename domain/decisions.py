@@ -31,4 +31,11 @@ class ResendInvoice:
     occurrence: int
 
 
-Decision = Close | Wait | RunStep | ResendInvoice
+@dataclass(frozen=True)
+class TrackLetter:
+    """Ask the provider of a registered letter what became of it."""
+
+    message_id: str
+
+
+Decision = Close | Wait | RunStep | ResendInvoice | TrackLetter

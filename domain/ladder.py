@@ -20,6 +20,8 @@ class Channel(StrEnum):
     SMS = "sms"
     REGISTERED_LETTER = "registered_letter"
     LITIGATION = "litigation"
+    # A plain letter (the posted copy of an invoice): no step of a ladder goes by it.
+    LETTER = "letter"
 
 
 class Step(BaseModel):

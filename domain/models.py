@@ -177,10 +177,35 @@ class CallOutcome(StrEnum):
     DISPUTED = "disputed"
 
 
+class NonPaymentReason(StrEnum):
+    """Why the customer has not paid, as the level calls' script asks it."""
+
+    FUNDS = "funds"
+    BANK_DETAILS = "bank_details"
+    DIRECT_DEBIT_MANDATE = "direct_debit_mandate"
+    EXPIRED_CARD = "expired_card"
+    DISPUTE = "dispute"
+    OTHER = "other"
+
+
 class CallLogged(Signal):
     step: str = Field(min_length=1)
     outcome: CallOutcome
     note: str | None = None
+    # With `promised`: the date (and amount) the customer committed to, recorded as a promise to pay.
+    promised_on: date | None = None
+    promised_amount: PositiveAmount | None = None
+    reason: NonPaymentReason | None = None
+    # The right person to talk to at the customer, when the call found a new one.
+    contact: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _promise_needs_promised_outcome(self) -> CallLogged:
+        if (self.promised_on or self.promised_amount) and self.outcome is not CallOutcome.PROMISED:
+            raise ValueError("promised_on and promised_amount go with outcome 'promised'")
+        if self.promised_amount is not None and self.promised_on is None:
+            raise ValueError("promised_amount needs promised_on")
+        return self
 
 
 class InvoiceUpdated(Signal):
@@ -234,6 +259,54 @@ class ActionStatus(StrEnum):
     RECORDED = "recorded"  # an event that changed the case (payment, dispute, ...)
 
 
+class LetterStatus(StrEnum):
+    ACCEPTED = "accepted"  # the provider has the letter
+    POSTED = "posted"  # deposited with the postal service (or sent, for an electronic letter): deposit proof
+    DELIVERED = "delivered"  # signed for (paper) or accepted by the recipient (electronic)
+    REFUSED = "refused"
+    UNCLAIMED = "unclaimed"  # "pli avisé et non réclamé", or an electronic letter left unopened 15 days
+    UNDELIVERABLE = "undeliverable"  # wrong address ("destinataire inconnu à l'adresse")
+    PROOF_AVAILABLE = "proof_available"  # the receipt (or refusal, neglect) proof can be fetched
+
+
+class ProofKind(StrEnum):
+    DEPOSIT = "deposit"  # preuve de dépôt
+    RECEIPT = "receipt"  # avis de réception, or proof of refusal / neglect for an electronic letter
+
+
+class Proof(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: ProofKind
+    # Where the case file keeps the document (relative to the case-file root), and its SHA-256.
+    path: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class SentMessage(Model):
+    """One message the case sent, as it can prove it: to whom, by which provider, a hash of exactly
+    what was rendered (and, for a letter, the PDF kept in the case file), and what came back."""
+
+    message_id: str
+    step: str
+    channel: str
+    sent_at: datetime
+    status: ActionStatus
+    provider: str | None = None
+    provider_message_id: str | None = None
+    recipient: str | None = None
+    content_sha256: str | None = None
+    document: str | None = None
+    # The latest thing the provider reported (a LetterStatus or a MessageEventKind value) and when.
+    delivery: str | None = None
+    delivery_at: datetime | None = None
+    # For a registered letter: its outcome (delivered, refused, unclaimed, undeliverable), the day of
+    # it, and the proofs kept in the case file.
+    letter_outcome: LetterStatus | None = None
+    outcome_at: datetime | None = None
+    proofs: list[Proof] = Field(default_factory=list)
+
+
 class Action(Model):
     step: str
     channel: str
@@ -266,6 +339,13 @@ class CaseStatus(Model):
     as_of: datetime | None = None
     # The day days_overdue stopped counting (settled, cancelled or handed over), if it did.
     overdue_until: date | None = None
+    messages: list[SentMessage] = Field(default_factory=list)
+    # The customer's contact person, as a credit controller last noted it on a call.
+    contact: str | None = None
+    # Channels a provider reported unusable for this customer (a bounced e-mail, an SMS undelivered).
+    unusable_channels: list[str] = Field(default_factory=list)
+    # A message the provider is being asked to deliver (retried through an outage), and since when.
+    sending: NextAction | None = None
 
     def read_at(self, now: datetime) -> CaseStatus:
         """The figures that depend on time, brought to `now` (what the API and the CLI show)."""

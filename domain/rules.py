@@ -31,6 +31,10 @@ class Rule(StrEnum):
     # keeps the running timer instead of cancelling it and starting the same one (two history events
     # and a Temporal action per signal).
     TIMER_KEPT_WHILE_WAKE_UNCHANGED = "timer-kept-while-wake-unchanged"
+    # 2026-12: a registered letter's provider is polled for its outcome and proofs.
+    LETTERS_TRACKED = "letters-tracked"
+    # 2026-12: a copy of the invoice goes by post as well as by e-mail.
+    INVOICE_COPY_BY_POST = "invoice-copy-by-post"
 
 
 class Rules(Protocol):

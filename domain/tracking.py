@@ -7,23 +7,30 @@ provider's own event id as `event_id`, so a webhook delivered twice changes the 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from domain.calendar import send_slot
 from domain.ladder import Channel
-from domain.models import Signal
+from domain.models import LetterStatus, Proof, ProofKind, SentMessage, Signal
 
-
-class LetterStatus(StrEnum):
-    ACCEPTED = "accepted"  # the provider has the letter
-    POSTED = "posted"  # deposited with the postal service (or sent, for an electronic letter): deposit proof
-    DELIVERED = "delivered"  # signed for (paper) or accepted by the recipient (electronic)
-    REFUSED = "refused"
-    UNCLAIMED = "unclaimed"  # "pli avisé et non réclamé", or an electronic letter left unopened 15 days
-    UNDELIVERABLE = "undeliverable"  # wrong address ("destinataire inconnu à l'adresse")
-    PROOF_AVAILABLE = "proof_available"  # the receipt (or refusal, neglect) proof can be fetched
+__all__ = [
+    "LETTER_OUTCOMES",
+    "LETTER_RANK",
+    "LetterStatus",
+    "LetterStatusReported",
+    "LetterTracking",
+    "MessageEvent",
+    "MessageEventKind",
+    "Proof",
+    "ProofKind",
+    "TrackRequest",
+    "Watch",
+    "advance",
+    "receipt_kept",
+]
 
 
 # How far along each status is: a report never moves a letter back (a late "posted" after "delivered").
@@ -38,20 +45,6 @@ LETTER_RANK = {
     LetterStatus.PROOF_AVAILABLE: 4,
 }
 LETTER_OUTCOMES = frozenset(status for status, rank in LETTER_RANK.items() if rank == 3)
-
-
-class ProofKind(StrEnum):
-    DEPOSIT = "deposit"  # preuve de dépôt
-    RECEIPT = "receipt"  # avis de réception, or proof of refusal / neglect for an electronic letter
-
-
-class Proof(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    kind: ProofKind
-    # Where the case file keeps the document (relative to the case-file root), and its SHA-256.
-    path: str
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class LetterStatusReported(Signal):
@@ -100,3 +93,45 @@ class LetterTracking(BaseModel):
     message_id: str
     reports: list[LetterStatusReported]
     checked_at: datetime
+
+
+# Days after posting on which a letter's provider is asked again: paper is usually presented within
+# two days and returned as unclaimed after 15; past a month nothing more will come.
+TRACK_AFTER_DAYS = (1, 2, 3, 5, 8, 13, 21, 30)
+# The provider's overnight batch has run by then.
+TRACK_HOUR_AFTER_SLOT = timedelta(hours=1)
+
+
+class Watch(BaseModel):
+    """A registered letter whose provider is polled until its outcome and receipt are known."""
+
+    sent_on: date
+    polls: int = 0
+
+    def next_at(self) -> datetime | None:
+        if self.polls >= len(TRACK_AFTER_DAYS):
+            return None
+        return send_slot(self.sent_on + timedelta(days=TRACK_AFTER_DAYS[self.polls])) + TRACK_HOUR_AFTER_SLOT
+
+
+def advance(sent: SentMessage, report: LetterStatusReported) -> SentMessage | None:
+    """The letter after the report, or None when the report moves nothing: a status only moves
+    forward, and the first outcome reported is the letter's outcome."""
+    current = LETTER_RANK.get(LetterStatus(sent.delivery), 0) if sent.delivery in LETTER_STATUSES else 0
+    update: dict[str, object] = {}
+    if LETTER_RANK[report.status] > current:
+        update |= {"delivery": report.status.value, "delivery_at": report.at}
+    if report.status in LETTER_OUTCOMES and sent.letter_outcome is None:
+        update |= {"letter_outcome": report.status, "outcome_at": report.at}
+    kept = {proof.path for proof in sent.proofs}
+    new_proofs = [proof for proof in report.proofs if proof.path not in kept]
+    if new_proofs:
+        update["proofs"] = [*sent.proofs, *new_proofs]
+    return sent.model_copy(update=update) if update else None
+
+
+LETTER_STATUSES = frozenset(status.value for status in LetterStatus)
+
+
+def receipt_kept(sent: SentMessage) -> bool:
+    return sent.letter_outcome is not None and any(p.kind is ProofKind.RECEIPT for p in sent.proofs)

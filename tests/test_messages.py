@@ -8,9 +8,10 @@ import pytest
 from activities.email import EmailActivities
 from activities.email.adapters import OutboxEmail
 from activities.ledger import SentLedger
+from activities.sms import OutboxSms, SmsActivities
 from domain.calendar import send_slot
-from domain.ladder import Channel
-from domain.models import ActionStatus, CallLogged
+from domain.ladder import Channel, ladder, versions
+from domain.models import ActionStatus, CallLogged, Segment
 from dunning.settings import Creditor
 from tests.case_driver import drive, morning, open_case
 
@@ -45,3 +46,26 @@ def test_the_last_warning_names_a_letter_or_a_call_only_when_it_happened(
 def test_the_reminders_are_listed_in_a_sentence(tmp_path: Path) -> None:
     text = level3_text(tmp_path, "fr", {}, called=True)
     assert "malgré nos relances par courriel, SMS, téléphone et courrier recommandé." in text
+
+
+EMAIL_STEPS = sorted(
+    {
+        s.name
+        for version in versions()
+        for segment in Segment
+        for s in ladder(version, segment)
+        if s.channel is Channel.EMAIL
+    }
+)
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("step", EMAIL_STEPS)
+def test_every_email_step_can_go_by_sms_once_the_address_bounced(tmp_path: Path, step: str, language: str) -> None:
+    case = open_case(DUE, customer={"language": language})
+    request = case.message(send_slot(DUE + timedelta(days=8)), step, Channel.SMS, "invoice-X")
+    sms = SmsActivities(SentLedger(tmp_path / "l.sqlite3"), OutboxSms(tmp_path), Creditor()).render(request)
+    assert sms.text.startswith(f"{Creditor().name}")  # the sender is named
+    assert case.invoice.invoice_id in sms.text
+    assert "{" not in sms.text
+    assert len(sms.text) <= 320  # two SMS segments at most

@@ -21,8 +21,8 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from domain.calendar import PARIS, start_of_day_utc
-    from domain.case import CaseState, Close, ResendInvoice, RunStep, Wait
+    from domain.calendar import PARIS, send_window_closes, start_of_day_utc
+    from domain.case import CaseState, Close, ResendInvoice, RunStep, TrackLetter, Wait
     from domain.delivery import Delivery, DeliveryStatus, HandoverRequest, MessageRequest
     from domain.ladder import INVOICE_RESEND, Channel, versions
     from domain.models import (
@@ -36,12 +36,14 @@ with workflow.unsafe.imports_passed_through():
         InvoiceCancelled,
         InvoiceInput,
         InvoiceUpdated,
+        NextAction,
         PaymentReceived,
         PaymentReversed,
         PromiseToPay,
         Signal,
     )
     from domain.rules import Rule
+    from domain.tracking import LetterStatusReported, LetterTracking, MessageEvent, TrackRequest
     from dunning import search_attributes as sa
     from dunning.contract import STATUS_QUERY, WORKFLOW_TYPE, ActivityName, SignalName
 
@@ -61,7 +63,16 @@ ACTIVITY_FOR_CHANNEL = {
     Channel.SMS: (ActivityName.SEND_SMS, timedelta(seconds=20)),
     Channel.REGISTERED_LETTER: (ActivityName.SEND_REGISTERED_LETTER, timedelta(seconds=90)),
     Channel.LITIGATION: (ActivityName.HAND_OVER_TO_LITIGATION, timedelta(seconds=90)),
+    # The posted copy of an invoice: the letters activity knows a plain letter by its step.
+    Channel.LETTER: (ActivityName.SEND_REGISTERED_LETTER, timedelta(seconds=90)),
 }
+# Quiet hours: an SMS still failing when the day's sending window closes is not sent at night; the
+# step is recorded failed and the ladder goes on (a letter or a call follows it).
+QUIET_CHANNELS = frozenset({Channel.SMS})
+# A status poll that fails is tried again at the letter's next poll, not hammered now.
+TRACK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=30), maximum_interval=timedelta(minutes=10), maximum_attempts=5
+)
 
 # Errors of the case's rules on its own input or state (a ValidationError of the input, a date the
 # rules cannot place): the same history fails the same way on every retry, so the run fails at once
@@ -140,6 +151,8 @@ class InvoiceDunning:
                 await self._run_step(decision)
             elif isinstance(decision, ResendInvoice):
                 await self._resend_invoice(decision)
+            elif isinstance(decision, TrackLetter):
+                await self._track_letter(decision)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.case.result()
 
@@ -192,37 +205,76 @@ class InvoiceDunning:
             self.case.complete_step(now, decision.index, ActionStatus.SKIPPED, why)
             return
         message = self.case.message(now, step.name, channel, workflow.info().workflow_id)
-        status, detail = await self._deliver(channel, message)
-        self.case.complete_step(workflow.now(), decision.index, status, f"{why}; {detail}" if why else detail, channel)
+        status, detail, delivery = await self._deliver(channel, message)
+        done = workflow.now()
+        self.case.record_sent(done, message, channel, status, delivery)
+        self.case.complete_step(done, decision.index, status, f"{why}; {detail}" if why else detail, channel)
 
     async def _resend_invoice(self, decision: ResendInvoice) -> None:
-        message = self.case.message(
-            workflow.now(), INVOICE_RESEND, Channel.EMAIL, workflow.info().workflow_id, decision.occurrence
-        )
-        status, detail = await self._deliver(Channel.EMAIL, message)
-        self.case.complete_resend(workflow.now(), status, detail)
+        results = []
+        for channel in self.case.resend_channels():
+            message = self.case.message(
+                workflow.now(), INVOICE_RESEND, channel, workflow.info().workflow_id, decision.occurrence
+            )
+            status, detail, delivery = await self._deliver(channel, message)
+            self.case.record_sent(workflow.now(), message, channel, status, delivery)
+            results.append((channel, status, detail))
+        self.case.complete_resend(workflow.now(), results)
 
-    async def _deliver(self, channel: Channel, message: MessageRequest) -> tuple[ActionStatus, str | None]:
+    async def _track_letter(self, decision: TrackLetter) -> None:
+        sent = self.case.messages[decision.message_id]
+        assert sent.provider is not None
+        assert sent.provider_message_id is not None
+        request = TrackRequest(
+            workflow_id=workflow.info().workflow_id,
+            message_id=sent.message_id,
+            provider=sent.provider,
+            provider_message_id=sent.provider_message_id,
+        )
+        try:
+            tracking = await workflow.execute_activity(
+                ActivityName.TRACK_LETTER,
+                request,
+                result_type=LetterTracking,
+                start_to_close_timeout=timedelta(seconds=90),
+                retry_policy=TRACK_RETRY,
+                summary=f"status of the {sent.step} letter",
+            )
+        except ActivityError as err:
+            self.case.tracked(workflow.now(), sent.message_id, None, str(err.cause or err))
+            return
+        self.case.tracked(workflow.now(), sent.message_id, tracking)
+
+    async def _deliver(
+        self, channel: Channel, message: MessageRequest
+    ) -> tuple[ActionStatus, str | None, Delivery | None]:
         argument: MessageRequest | HandoverRequest = message
         if channel is Channel.LITIGATION:
             argument = HandoverRequest(message=message, actions=self.case.actions)
         activity_name, timeout = ACTIVITY_FOR_CHANNEL[channel]
+        now = workflow.now()
+        # Visible to a query and in the UI while the provider is retried (an outage lasts hours).
+        self.case.sending = NextAction(step=message.step, at=now)
+        workflow.set_current_details(f"**Sending** {message.step} by {channel.value} since {now:%Y-%m-%d %H:%M} UTC")
         try:
             delivery = await workflow.execute_activity(
                 activity_name,
                 argument,
                 result_type=Delivery,
                 start_to_close_timeout=timeout,
+                schedule_to_close_timeout=send_window_closes(now) - now if channel in QUIET_CHANNELS else None,
                 retry_policy=SEND_RETRY,
                 summary=f"{message.step} by {channel.value}",
             )
         except ActivityError as err:
             # A failed reminder is on the case for a person to act upon and the next step still runs
             # at its date; a failed formal notice or hand-over holds the case (domain.case.Hold).
-            return ActionStatus.FAILED, str(err.cause or err)
+            return ActionStatus.FAILED, str(err.cause or err), None
+        finally:
+            self.case.sending = None
         status = ActionStatus.SENT if delivery.status is DeliveryStatus.SENT else ActionStatus.UNCONFIRMED
         detail = f"{delivery.provider} {delivery.provider_message_id or ''}".strip()
-        return status, f"{detail}; {delivery.detail}" if delivery.detail else detail
+        return status, f"{detail}; {delivery.detail}" if delivery.detail else detail, delivery
 
     # ----------------------------------------------------------------------------------- messages
 
@@ -265,6 +317,14 @@ class InvoiceDunning:
     @workflow.signal(name=SignalName.INVOICE_CANCELLED)
     def invoice_cancelled(self, cancellation: InvoiceCancelled) -> None:
         self._apply(cancellation, lambda: self.case.cancel(workflow.now(), cancellation))
+
+    @workflow.signal(name=SignalName.LETTER_STATUS)
+    def letter_status(self, report: LetterStatusReported) -> None:
+        self._apply(report, lambda: self.case.letter_status(workflow.now(), report))
+
+    @workflow.signal(name=SignalName.MESSAGE_EVENT)
+    def message_event(self, event: MessageEvent) -> None:
+        self._apply(event, lambda: self.case.message_event(workflow.now(), event))
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> CaseStatus:
