@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from types import MethodType
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -57,7 +58,8 @@ def test_a_paper_letter_goes_as_lrare_with_its_pdf_and_only_an_opaque_reference(
     )
     # The reference is printed on the receipt: the opaque message id, within the 30 characters allowed.
     assert dest["reference"] == MESSAGE_ID[:30]
-    assert dest["email"] == "" and dest["consent"] == 0
+    assert dest["email"] == ""
+    assert dest["consent"] == 0
     sender = letter["adress"]["exp"]
     assert (sender["societe"], sender["adresse1"], sender["cp"], sender["ville"]) == (
         "Exemple Services SAS",
@@ -76,7 +78,8 @@ def test_an_electronic_letter_only_where_the_customer_allows_it(fake: FakeMerciF
     assert paper["mode"] == "lrare"
     assert electronic["mode"] == "ere_otp_mail"
     [dest] = electronic["adress"]["dest"]
-    assert dest["email"] == "compta@boulangerie-martin.fr" and dest["consent"] == 1
+    assert dest["email"] == "compta@boulangerie-martin.fr"
+    assert dest["consent"] == 1
     assert electronic["adress"]["exp"]["email"] == "comptabilite@exemple-services.fr"
 
 
@@ -167,7 +170,8 @@ def test_a_letter_without_its_pdf_or_outside_france_is_refused_before_any_reques
     abroad = replace(letter, address=letter.address.model_copy(update={"country": "BE"}))
     with pytest.raises(PermanentDeliveryError, match="BE"):
         merci_facteur(fake.url).send(abroad)
-    assert fake.letters == [] and not any(op == "sendCourrier" for op, _ in fake.requests)
+    assert fake.letters == []
+    assert not any(op == "sendCourrier" for op, _ in fake.requests)
 
 
 def request_for(tmp_path: Path) -> MessageRequest:
@@ -204,6 +208,8 @@ def test_the_worker_posts_through_merci_facteur_once_configured(fake: FakeMerciF
     settings = ChannelSettings(var_dir=tmp_path, postal=postal)
     activities = {getattr(fn, "__temporal_activity_definition").name: fn for fn in build_activities(settings)}
     for name in ("send_registered_letter", "track_letter"):
-        assert getattr(activities[name], "__self__")._adapter.name == "merci_facteur"
+        bound = activities[name]
+        assert isinstance(bound, MethodType)
+        assert vars(bound.__self__)["_adapter"].name == "merci_facteur"
     with pytest.raises(ValueError, match="MERCI_FACTEUR_MODE"):
         PostalSettings(mode="carrier-pigeon")
