@@ -114,9 +114,7 @@ class FakeMerciFacteur:
 
             def _authorized(self) -> bool:
                 expire = fake._valid_tokens.get(self.headers.get("ww-access-token", ""))
-                return (
-                    self.headers.get("ww-service-id") == SERVICE_ID and expire is not None and expire > time.time()
-                )
+                return self.headers.get("ww-service-id") == SERVICE_ID and expire is not None and expire > time.time()
 
             def _send_courrier(self, form: dict[str, str]) -> None:
                 answer = fake.send_script.popleft() if fake.send_script else "ok"
@@ -181,9 +179,7 @@ class FakeMerciFacteur:
                     self._json(200, {"success": False, "error": {"code": "PROOF_NOT_AVAILABLE"}})
                     return
                 content, fmt = proof
-                self._json(
-                    200, {"success": True, "format_return": fmt, "document": base64.b64encode(content).decode()}
-                )
+                self._json(200, {"success": True, "format_return": fmt, "document": base64.b64encode(content).decode()})
 
             def _json(self, status: int, body: dict[str, Any]) -> None:
                 self._raw(status, json.dumps(body).encode())
