@@ -186,3 +186,16 @@ def test_the_outbox_posts_at_once_and_plays_what_a_developer_writes(tmp_path: Pa
     [proof] = tracking.reports[3].proofs
     assert case_file.read(proof.path) == DEPOSIT_PDF
     assert tracking.reports[4].detail == "unrecognised outbox status 'lost_in_space'"
+
+
+def test_a_simulated_status_without_a_utc_offset_is_refused_not_retried(tmp_path: Path) -> None:
+    outbox = OutboxLetters(tmp_path / "outbox")
+    outbox.send(make_letter())
+    folder = tmp_path / "outbox" / "letters" / MESSAGE_ID
+    (folder / "statuses.json").write_text(json.dumps([{"status": "delivered", "at": "2026-03-02T10:15:00"}]))
+
+    with pytest.raises(ApplicationError) as refused:
+        track(LetterTracker(outbox, CaseFile(tmp_path / "cases")), "outbox", MESSAGE_ID)
+
+    assert refused.value.non_retryable
+    assert "no UTC offset" in str(refused.value)

@@ -110,11 +110,14 @@ class OutboxLetters:
         events = [ProviderEvent(LetterStatus.ACCEPTED, written), ProviderEvent(LetterStatus.POSTED, written)]
         simulated = folder / "statuses.json"
         if simulated.exists():
-            for entry in json.loads(simulated.read_text(encoding="utf-8")):
-                at = datetime.fromisoformat(entry["at"])
-                if at.tzinfo is None:
-                    raise ValueError(f"{simulated}: {entry['at']!r} has no UTC offset")
-                events.append(ProviderEvent(str(entry["status"]), at))
+            try:
+                for entry in json.loads(simulated.read_text(encoding="utf-8")):
+                    at = datetime.fromisoformat(entry["at"])
+                    if at.tzinfo is None:
+                        raise ValueError(f"{entry['at']!r} has no UTC offset")
+                    events.append(ProviderEvent(str(entry["status"]), at))
+            except (ValueError, KeyError, TypeError) as err:
+                raise TrackingRefused(f"{simulated}: {err}") from err
         return ProviderTracking(events, proof_ref=provider_message_id)
 
     def fetch_proof(self, proof_ref: str, kind: ProofKind) -> ProofDocument | None:
