@@ -14,11 +14,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.case_file import CaseFile
 from activities.email import EmailActivities
 from activities.email.adapters import OutboxEmail, SendGridEmail
 from activities.ledger import SentLedger
 from activities.letters import LetterActivities
-from activities.letters.postal import OutboxLetters
+from activities.letters.merci_facteur import MerciFacteurLetters, PostalMode
+from activities.letters.postal import OutboxLetters, PostalAdapter
+from activities.letters.tracking import LetterTracker
 from activities.litigation import LitigationActivities, OutboxLitigation
 from activities.sms import OutboxSms, SmsActivities
 from dunning import search_attributes
@@ -49,10 +52,25 @@ def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
         )
     else:
         email_adapter = OutboxEmail(settings.outbox_dir)
+    postal = settings.postal
+    postal_adapter: PostalAdapter
+    if postal.service_id:
+        postal_adapter = MerciFacteurLetters(
+            postal.service_id,
+            postal.secret_key,
+            postal.user_id,
+            creditor,
+            PostalMode(postal.mode),
+            postal.api_url,
+            postal.authorized_ip,
+        )
+    else:
+        postal_adapter = OutboxLetters(settings.outbox_dir)
     return [
         EmailActivities(ledger, email_adapter, creditor).send_email,
         SmsActivities(ledger, OutboxSms(settings.outbox_dir), creditor).send_sms,
-        LetterActivities(ledger, OutboxLetters(settings.outbox_dir), creditor).send_registered_letter,
+        LetterActivities(ledger, postal_adapter, creditor).send_registered_letter,
+        LetterTracker(postal_adapter, CaseFile(settings.case_file_dir)).track_letter,
         LitigationActivities(ledger, OutboxLitigation(settings.outbox_dir), creditor).hand_over_to_litigation,
     ]
 

@@ -31,12 +31,36 @@ class Creditor:
 
 
 @dataclass(frozen=True)
+class PostalSettings:
+    """Merci Facteur, for registered letters. Without a service id they go to the outbox."""
+
+    service_id: str | None = field(default_factory=lambda: os.environ.get("MERCI_FACTEUR_SERVICE_ID") or None)
+    secret_key: str = field(default_factory=lambda: os.environ.get("MERCI_FACTEUR_SECRET_KEY", ""))
+    # The Merci Facteur user the letters are sent as (the account's admin user will do).
+    user_id: int = field(default_factory=lambda: int(_env("MERCI_FACTEUR_USER_ID", "0")))
+    api_url: str = field(
+        default_factory=lambda: _env("MERCI_FACTEUR_API_URL", "https://www.merci-facteur.com/api/1.2/prod/service")
+    )
+    # "paper" (LRAR) or "electronic" (electronic registered letter where the customer allows it).
+    mode: str = field(default_factory=lambda: _env("MERCI_FACTEUR_MODE", "paper"))
+    # The IP addresses allowed to use the token, ";"-separated, unless Merci Facteur lifted the check.
+    authorized_ip: str | None = field(default_factory=lambda: os.environ.get("MERCI_FACTEUR_AUTHORIZED_IP") or None)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("paper", "electronic"):
+            raise ValueError(f"MERCI_FACTEUR_MODE must be paper or electronic, not {self.mode!r}")
+        if self.service_id and (not self.secret_key or self.user_id <= 0):
+            raise ValueError("MERCI_FACTEUR_SERVICE_ID needs MERCI_FACTEUR_SECRET_KEY and MERCI_FACTEUR_USER_ID")
+
+
+@dataclass(frozen=True)
 class ChannelSettings:
     # Without a SendGrid key, e-mails are written to the outbox: a fresh checkout never e-mails anyone.
     sendgrid_api_key: str | None = field(default_factory=lambda: os.environ.get("SENDGRID_API_KEY") or None)
     sendgrid_api_host: str = field(default_factory=lambda: _env("SENDGRID_API_HOST", "https://api.sendgrid.com"))
     from_email: str = field(default_factory=lambda: _env("DUNNING_FROM_EMAIL", "relances@exemple-services.fr"))
     creditor: "Creditor" = field(default_factory=lambda: Creditor())
+    postal: PostalSettings = field(default_factory=lambda: PostalSettings())
     var_dir: Path = field(default_factory=lambda: Path(_env("DUNNING_VAR_DIR", "var")))
 
     @property
