@@ -24,8 +24,14 @@ async def test_unpaid_invoice_walks_the_whole_ladder_to_litigation(harness: Harn
 
     assert result.outcome is Outcome.LITIGATION
     assert result.balance == invoice.amount
-    steps = [a for a in status.actions if a.channel != "bank"]
+    steps = [a for a in status.actions if a.status is not ActionStatus.RECORDED]
     assert [a.step for a in steps] == [s.name for s in STANDARD]
+    # Both registered letters were followed at their provider (the outbox reports them posted).
+    letters = [m for m in status.messages if m.channel == "registered_letter"]
+    assert [(m.step, m.delivery) for m in letters] == [
+        ("level2_registered_letter", "posted"),
+        ("formal_notice", "posted"),
+    ]
     planned = slots(STANDARD, due, 0, 0, None, spread=True)
     assert len({paris_date(at) for at in planned.values()}) == len(STANDARD)
     for index, (action, step) in enumerate(zip(steps, STANDARD, strict=True)):

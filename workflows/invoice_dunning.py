@@ -236,7 +236,8 @@ class InvoiceDunning:
                 ActivityName.TRACK_LETTER,
                 request,
                 result_type=LetterTracking,
-                start_to_close_timeout=timedelta(seconds=90),
+                # Several provider calls (token, status, each proof) of up to 30 s each.
+                start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=TRACK_RETRY,
                 summary=f"status of the {sent.step} letter",
             )
