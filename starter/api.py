@@ -29,6 +29,7 @@ from dunning.client import connect
 from dunning.settings import TemporalSettings
 from starter import cases
 from starter.bank import BankFileRejected, Journal, LineReason, ReconciliationReport
+from starter.call_log import CallLog, log_call
 from starter.dispatch import Dispatcher
 from starter.events import EVENT, EVENT_BATCH, Event, describe_errors
 from starter.reconcile import assign_line, import_bank_file, journal_path
@@ -233,6 +234,14 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
     @router.get("/calls", response_model=list[cases.CallRow], summary="Open call tasks (lags ~1 s)")
     async def get_calls(dispatcher: Services) -> list[cases.CallRow]:
         return await cases.list_calls(dispatcher.client)
+
+    @router.post("/calls/{invoice_id}/{step}", response_model=EventResult, summary="Log a call and close its task")
+    async def post_call(invoice_id: str, step: str, log: CallLog, dispatcher: Services) -> EventResult:
+        try:
+            outcome = await log_call(dispatcher, invoice_id, step, log)
+        except ValidationError as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, describe_errors(error)) from error
+        return EventResult(event_id=log.event_id or "", outcome=outcome.value)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

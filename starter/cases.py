@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
+from domain.calls import script_for
 from domain.models import CaseStatus, DunningResult, Stage, workflow_id_for
 from dunning import search_attributes as sa
 from workflows.invoice_dunning import InvoiceDunning
@@ -38,6 +39,7 @@ class CallRow(BaseModel):
     customer_id: str | None
     step: str
     stage: str | None
+    script: list[str]
 
 
 def check_id(value: str, what: str) -> str:
@@ -83,7 +85,13 @@ async def list_calls(client: Client, *, limit: int = DEFAULT_LIMIT) -> list[Call
     async for execution in client.list_workflows(query, limit=limit):
         case = _row(execution)
         rows += [
-            CallRow(invoice_id=case.invoice_id, customer_id=case.customer_id, step=step, stage=case.stage)
+            CallRow(
+                invoice_id=case.invoice_id,
+                customer_id=case.customer_id,
+                step=step,
+                stage=case.stage,
+                script=list(script_for(step)),
+            )
             for step in case.open_calls
         ]
     return rows

@@ -21,7 +21,8 @@ Every event is an envelope, one JSON object (one line in a JSONL file):
 | dispute.resolved          | dispute_resolved        | outcome, credited_amount?                      |
 | installment_plan.agreed   | installment_plan_agreed | installments [{due_on, amount}]                |
 | promise_to_pay.recorded   | promise_to_pay          | promised_on, amount?                           |
-| call.logged               | call_logged             | step, outcome, note?                           |
+| call.logged               | call_logged             | step, outcome, note?, promised_on?,            |
+|                           |                         | promised_amount?, reason?, contact?            |
 
 Ingress is strict where the workflow contract is lenient: unknown fields are refused (`extra="forbid"`)
 so a misspelt optional field (`referense`) is reported with its name instead of being silently dropped.
