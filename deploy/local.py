@@ -135,8 +135,9 @@ def main() -> None:
         )
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
-        stopped = next(p for p in processes if p.poll() is not None)
-        raise SystemExit(f"{' '.join(map(str, stopped.args))} stopped (code {stopped.returncode}): stopping the rest")
+        names = ("Temporal server", "worker", "ingress API")
+        stopped = next(name for name, p in zip(names, processes, strict=True) if p.poll() is not None)
+        raise SystemExit(f"the {stopped} stopped: see its output above; stopping the rest")
     except KeyboardInterrupt:
         pass
     finally:
