@@ -32,7 +32,7 @@ from starter.importer import (
     parse_invoice_csv,
     parse_invoice_jsonl,
 )
-from starter.reconcile import assign_line, import_bank_file, journal_path
+from starter.reconcile import AlreadySettled, assign_line, import_bank_file, journal_path
 from starter.store import IngressStore
 
 app = typer.Typer(help="Invoice dunning: ingress of billing events and bank statements.", no_args_is_help=True)
@@ -201,7 +201,7 @@ def bank_import(
         _run(work())
     except BankFileRejected as rejected:
         errors.print(str(rejected), markup=False, highlight=False)
-        errors.print("Fix the file, or import its valid entries with --partial.")
+        errors.print(rejected.advice, markup=False, highlight=False)
         raise typer.Exit(1) from rejected
 
 
@@ -224,7 +224,11 @@ def bank_unmatched() -> None:
 
 
 @bank_app.command("assign")
-def bank_assign(line_id: str, invoice_id: str) -> None:
+def bank_assign(
+    line_id: str,
+    invoice_id: str,
+    force: Annotated[bool, typer.Option(help="apply even if the case is already settled or overpaid")] = False,
+) -> None:
     """Put an unmatched bank line on an invoice (its whole amount) and signal the case.
 
     Line ids are listed by `dunning bank unmatched`; one starting with `-` (a CSV line without account
@@ -235,11 +239,27 @@ def bank_assign(line_id: str, invoice_id: str) -> None:
     async def work() -> None:
         async with _dispatcher() as dispatcher:
             with Journal(journal_path(settings.var_dir)) as journal:
-                allocation, _ = await assign_line(line_id, invoice_id, dispatcher=dispatcher, journal=journal)
-        console.print(f"{allocation.amount} {allocation.currency} put on {allocation.invoice_id}: {allocation.outcome}")
+                done = await assign_line(line_id, invoice_id, dispatcher=dispatcher, journal=journal, force=force)
+        allocation, after = done.allocation, done.balance_after
+        currency = allocation.currency
+        console.print(
+            f"{allocation.amount} {currency} put on {allocation.invoice_id}: {allocation.outcome};"
+            f" balance {done.balance_before} -> {after} {currency}",
+            markup=False,
+            highlight=False,
+        )
+        if after < 0:
+            errors.print(
+                f"{allocation.invoice_id} is overpaid by {-after} {currency}: refund it or carry it over by hand",
+                markup=False,
+                highlight=False,
+            )
 
     try:
         _run(work())
+    except AlreadySettled as error:
+        errors.print(f"{error} Add --force to apply it anyway.", markup=False, highlight=False)
+        raise typer.Exit(1) from error
     except (KeyError, ValueError) as error:
         errors.print(str(error.args[0]), markup=False)
         raise typer.Exit(1) from error
@@ -360,8 +380,8 @@ def _report_table(report: ReconciliationReport, title: str) -> Table:
         tally = getattr(report, name)
         totals = ", ".join(f"{amount} {currency}" for currency, amount in sorted(tally.total.items()))
         table.add_row(name.replace("_", " "), str(tally.count), totals)
-    if report.excess:
-        table.add_row("  of which excess", "", ", ".join(f"{a} {c}" for c, a in sorted(report.excess.items())))
+        if name == "overpaid" and report.excess:
+            table.add_row("  of which excess", "", ", ".join(f"{a} {c}" for c, a in sorted(report.excess.items())))
     if report.id_collisions:
         table.add_row("id collisions to check", str(report.id_collisions), "")
     return table
