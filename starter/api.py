@@ -48,6 +48,7 @@ class IngressSettings:
 class EventResult(BaseModel):
     event_id: str
     outcome: str
+    detail: str | None = Field(default=None, description="why an `ignored` event was ignored")
 
 
 class EventsResponse(BaseModel):
@@ -124,6 +125,7 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
     @router.post(
         "/events",
         response_model=EventsResponse,
+        response_model_exclude_none=True,  # `detail` only on the events that have one
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -133,12 +135,11 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
         summary="Apply one billing event or a batch (all or nothing on validation)",
     )
     async def post_events(request: Request, dispatcher: Services) -> EventsResponse:
-        events = _parse_events(await request.body())
-        return EventsResponse(
-            results=[
-                EventResult(event_id=event.event_id, outcome=(await dispatcher.apply(event)).value) for event in events
-            ]
-        )
+        results = []
+        for event in _parse_events(await request.body()):
+            handled = await dispatcher.apply(event)
+            results.append(EventResult(event_id=event.event_id, outcome=handled.applied.value, detail=handled.detail))
+        return EventsResponse(results=results)
 
     @router.post(
         "/bank-statements",

@@ -8,6 +8,7 @@ Exit codes: 0 done, 1 input rejected or partly failed, 2 usage error.
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.calendar import PARIS
 from domain.models import Stage
 from dunning.client import connect
 from starter import cases
@@ -104,14 +106,10 @@ def _import(make_items: Callable[[], Iterable[Item]], total: int, concurrency: i
 
     summary = _run(work())
     table = Table(title="Import summary")
-    for name in ("started", "signalled", "duplicates", "pending", "closed", "rejected", "failed"):
+    columns = ("started", "signalled", "duplicates", "pending", "closed", "ignored", "rejected", "failed")
+    for name in columns:
         table.add_column(name, justify="right")
-    table.add_row(
-        *(
-            str(getattr(summary, name))
-            for name in ("started", "signalled", "duplicates", "pending", "closed", "rejected", "failed")
-        )
-    )
+    table.add_row(*(str(getattr(summary, name)) for name in columns))
     console.print(table)
     for message in summary.errors:
         errors.print(message, markup=False, highlight=False)
@@ -138,16 +136,28 @@ def events_import(
 def events_held() -> None:
     """Events waiting for their invoice (pending) or refused by a closed case (closed)."""
     with IngressStore.in_dir(IngressSettings().var_dir) as store:
-        table = Table("kept as", "invoice", "event / signal", "since", "reason")
+        table = Table("kept as", "invoice", "event / signal", "since (Paris)", "reason")
         for pending in store.all_pending():
             table.add_row(
-                "pending", pending.invoice_id, f"{pending.event_id} ({pending.signal_name})", "", "no case yet"
+                "pending",
+                pending.invoice_id,
+                f"{pending.event_id} ({pending.signal_name})",
+                _paris(datetime.fromisoformat(pending.received_at)),
+                "no case yet: applied when its invoice.created arrives",
             )
         for closed in store.closed_events():
             table.add_row(
-                "closed", closed.invoice_id, f"{closed.event_id} ({closed.name})", closed.received_at, closed.reason
+                "closed",
+                closed.invoice_id,
+                f"{closed.event_id} ({closed.name})",
+                _paris(datetime.fromisoformat(closed.received_at)),
+                closed.reason,
             )
     console.print(table)
+
+
+def _paris(instant: datetime) -> str:
+    return f"{instant.astimezone(PARIS):%Y-%m-%d %H:%M}"
 
 
 @invoices_app.command("import")
