@@ -19,7 +19,7 @@ from rich.table import Table
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.calendar import PARIS
-from domain.models import Stage
+from domain.models import NextAction, Stage
 from dunning.client import connect
 from starter import cases
 from starter.api import IngressSettings, create_app
@@ -296,18 +296,16 @@ def status(invoice_id: str) -> None:
             ("due on", f"{case.due_on} ({case.days_overdue} days overdue)"),
             (
                 "next action",
-                f"{case.next_action.step} at {case.next_action.at:%Y-%m-%d %H:%M} UTC" if case.next_action else "none",
+                f"{case.next_action.step} at {_paris(case.next_action.at)} Paris" if case.next_action else "none",
             ),
             ("open calls", ", ".join(case.open_calls) or "none"),
             ("outcome", case.outcome.value if case.outcome else "open"),
         ):
             head.add_row(label, value)
         console.print(head)
-        actions = Table("at", "step", "channel", "status", "detail", title="Actions")
+        actions = Table("at (Paris)", "step", "channel", "status", "detail", title="Actions")
         for action in case.actions:
-            actions.add_row(
-                f"{action.at:%Y-%m-%d %H:%M}", action.step, action.channel, action.status.value, action.detail or ""
-            )
+            actions.add_row(_paris(action.at), action.step, action.channel, action.status.value, action.detail or "")
         console.print(actions)
 
     try:
@@ -330,26 +328,34 @@ def list_cases_command(
 ) -> None:
     """Cases by stage and customer (Temporal visibility: lags a second or so)."""
 
-    async def work() -> list[cases.CaseRow]:
+    async def work() -> tuple[list[cases.CaseRow], dict[str, NextAction]]:
         client = await connect(IngressSettings().temporal)
-        return await cases.list_cases(
+        rows = await cases.list_cases(
             client, stage=stage.value if stage else None, customer_id=customer_id, limit=limit
         )
+        return rows, await cases.next_actions(client, rows)
 
     try:
-        rows = _run(work())
+        rows, next_actions = _run(work())
     except ValueError as error:
         errors.print(str(error), markup=False)
         raise typer.Exit(2) from error
-    table = Table("invoice", "stage", "customer", "amount due", "due", "next action", "open calls", title="Cases")
+    table = Table(
+        "invoice", "stage", "customer", "amount due", "due", "next action (Paris)", "open calls", title="Cases"
+    )
     for row in rows:
+        known = next_actions.get(row.invoice_id)
+        if known is not None:
+            next_action = f"{known.step} {_paris(known.at)}"
+        else:  # the case did not answer: when, from visibility, without the step
+            next_action = _paris(row.next_action_at) if row.next_action_at else ""
         table.add_row(
             row.invoice_id,
             row.stage or "",
             row.customer_id or "",
             f"{row.amount_due:.2f}" if row.amount_due is not None else "",
             f"{row.due_date:%Y-%m-%d}" if row.due_date else "",
-            f"{row.next_action_at:%Y-%m-%d %H:%M}" if row.next_action_at else "",
+            next_action,
             ", ".join(row.open_calls),
         )
     console.print(table)
