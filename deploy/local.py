@@ -122,7 +122,10 @@ def main() -> None:
         wait_for_port(api, ingress)
         if any(process.poll() is not None for process in processes):
             raise SystemExit("a part of the service stopped while starting: see its output above")
-        exports = f"export TEMPORAL_ADDRESS={address} DUNNING_API_TOKEN={token}"
+        # DUNNING_API_URL is for curl (README, Daily use); the service itself never reads it.
+        exports = (
+            f"export TEMPORAL_ADDRESS={address} DUNNING_API_TOKEN={token} DUNNING_API_URL=http://{HOST}:{api.number}"
+        )
         if var != ROOT / "var":
             exports += f" DUNNING_VAR_DIR={var}"
         print(

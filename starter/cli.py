@@ -219,18 +219,23 @@ def bank_import(
 def bank_unmatched() -> None:
     """The bank lines no rule could place, with their line ids for `dunning bank assign`."""
     with Journal(journal_path(IngressSettings().var_dir)) as journal:
-        table = Table("line id", "booked", "amount", "payer", "text", "reason")
-        for item in journal.unmatched():
+        table = Table("booked", "amount", "payer", "text", "reason", "line id (for bank assign)")
+        queue = journal.unmatched()
+        # Wrapped, never cut: the id is copied into `dunning bank assign`.
+        table.columns[-1].overflow = "fold"
+        for item in queue:
             line = item.line
             table.add_row(
-                line.payment_id,
                 str(line.booking_date or ""),
                 f"{line.amount} {line.currency}",
                 line.payer_name or "",
                 line.structured_reference or line.remittance_text,
                 item.reason,
+                line.payment_id,
             )
     console.print(table)
+    for item in queue:
+        console.print(f"dunning bank assign -- {item.line.payment_id} INVOICE_ID", soft_wrap=True, highlight=False)
 
 
 @bank_app.command("assign")

@@ -105,11 +105,12 @@ def test_launch_prints_the_exports_that_reach_this_instance(tmp_path: Path) -> N
         env = dict(part.split("=", 1) for part in shlex.split(exports))
         assert env["TEMPORAL_ADDRESS"] == f"127.0.0.1:{ports['TEMPORAL_PORT']}"
         assert env["DUNNING_VAR_DIR"] == str((tmp_path / "var").resolve())
+        assert env["DUNNING_API_URL"] == f"http://127.0.0.1:{ports['DUNNING_API_PORT']}"
         assert f"http://127.0.0.1:{ports['TEMPORAL_UI_PORT']}/namespaces/default/workflows" in banner
         assert f"http://127.0.0.1:{ports['DUNNING_API_PORT']}/docs" in banner
 
         # The token printed is the one this instance's API takes.
-        calls = f"http://127.0.0.1:{ports['DUNNING_API_PORT']}/calls"
+        calls = f"{env['DUNNING_API_URL']}/calls"
         request = urllib.request.Request(calls, headers={"Authorization": f"Bearer {env['DUNNING_API_TOKEN']}"})
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200
