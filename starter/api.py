@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -32,7 +32,7 @@ from starter.bank import BankFileRejected, Journal, LineReason, ReconciliationRe
 from starter.call_log import CallLog, log_call
 from starter.dispatch import Dispatcher
 from starter.events import EVENT, EVENT_BATCH, Event, describe_errors
-from starter.reconcile import assign_line, import_bank_file, journal_path
+from starter.reconcile import AlreadySettled, assign_line, import_bank_file, journal_path
 from starter.store import IngressStore
 
 _MAX_BATCH = 1000
@@ -49,6 +49,7 @@ class IngressSettings:
 class EventResult(BaseModel):
     event_id: str
     outcome: str
+    detail: str | None = Field(default=None, description="why an `ignored` event was ignored")
 
 
 class EventsResponse(BaseModel):
@@ -66,6 +67,7 @@ class BankImportResponse(BaseModel):
 class Assignment(BaseModel):
     line_id: str
     invoice_id: str
+    force: bool = Field(default=False, description="apply even if the case is already settled or overpaid")
 
 
 class AssignmentResponse(BaseModel):
@@ -73,6 +75,7 @@ class AssignmentResponse(BaseModel):
     invoice_id: str
     amount: str
     outcome: str
+    balance: str = Field(description="the case's balance after this payment; negative when overpaid")
     delivered: dict[str, int]
 
 
@@ -123,6 +126,7 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
     @router.post(
         "/events",
         response_model=EventsResponse,
+        response_model_exclude_none=True,  # `detail` only on the events that have one
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -132,12 +136,11 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
         summary="Apply one billing event or a batch (all or nothing on validation)",
     )
     async def post_events(request: Request, dispatcher: Services) -> EventsResponse:
-        events = _parse_events(await request.body())
-        return EventsResponse(
-            results=[
-                EventResult(event_id=event.event_id, outcome=(await dispatcher.apply(event)).value) for event in events
-            ]
-        )
+        results = []
+        for event in _parse_events(await request.body()):
+            handled = await dispatcher.apply(event)
+            results.append(EventResult(event_id=event.event_id, outcome=handled.applied.value, detail=handled.detail))
+        return EventsResponse(results=results)
 
     @router.post(
         "/bank-statements",
@@ -172,7 +175,8 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 {
-                    "message": "file rejected, nothing imported; fix it or send partial=true",
+                    "message": "file rejected, nothing imported; "
+                    + ("fix it or send partial=true" if rejected.valid else "it has no valid line, fix it"),
                     "errors": [str(e) for e in rejected.errors],
                 },
             ) from rejected
@@ -191,19 +195,26 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
     @router.post("/bank/assignments", response_model=AssignmentResponse, summary="Put an unmatched line on an invoice")
     async def post_assignment(assignment: Assignment, dispatcher: Services) -> AssignmentResponse:
         try:
-            allocation, delivered = await assign_line(
-                assignment.line_id, assignment.invoice_id, dispatcher=dispatcher, journal=services.journal()
+            done = await assign_line(
+                assignment.line_id,
+                assignment.invoice_id,
+                dispatcher=dispatcher,
+                journal=services.journal(),
+                force=assignment.force,
             )
         except KeyError as error:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error.args[0])) from error
+        except AlreadySettled as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"{error} Send force=true to apply it anyway.") from error
         except ValueError as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
         return AssignmentResponse(
-            payment_id=allocation.payment_id,
-            invoice_id=allocation.invoice_id,
-            amount=str(allocation.amount),
-            outcome=allocation.outcome,
-            delivered=delivered,
+            payment_id=done.allocation.payment_id,
+            invoice_id=done.allocation.invoice_id,
+            amount=str(done.allocation.amount),
+            outcome=done.allocation.outcome,
+            balance=str(done.balance_after),
+            delivered=done.delivered,
         )
 
     @router.get("/cases/{invoice_id}", response_model=CaseStatus, summary="One case's status (always current)")
@@ -238,10 +249,10 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
     @router.post("/calls/{invoice_id}/{step}", response_model=EventResult, summary="Log a call and close its task")
     async def post_call(invoice_id: str, step: str, log: CallLog, dispatcher: Services) -> EventResult:
         try:
-            outcome = await log_call(dispatcher, invoice_id, step, log)
+            event_id, handled = await log_call(dispatcher, invoice_id, step, log)
         except ValidationError as error:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, describe_errors(error)) from error
-        return EventResult(event_id=log.event_id or "", outcome=outcome.value)
+        return EventResult(event_id=event_id, outcome=handled.applied.value, detail=handled.detail)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

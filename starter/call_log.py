@@ -11,7 +11,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.models import CallOutcome, NonPaymentReason
-from starter.dispatch import Applied, Dispatcher
+from starter.dispatch import Dispatcher, Handled
 from starter.events import EVENT
 
 
@@ -30,14 +30,12 @@ class CallLog(BaseModel):
     event_id: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-async def log_call(dispatcher: Dispatcher, invoice_id: str, step: str, log: CallLog) -> Applied:
-    """Raises pydantic.ValidationError naming the field for a log the case would refuse."""
+async def log_call(dispatcher: Dispatcher, invoice_id: str, step: str, log: CallLog) -> tuple[str, Handled]:
+    """The event id the log went under and what became of it. Raises pydantic.ValidationError naming
+    the field for a log the case would refuse."""
     data = log.model_dump(exclude={"event_id"}, exclude_none=True, mode="json")
+    event_id = log.event_id or f"call-{uuid.uuid4().hex}"
     event = EVENT.validate_python(
-        {
-            "event_id": log.event_id or f"call-{uuid.uuid4().hex}",
-            "type": "call.logged",
-            "data": {"invoice_id": invoice_id, "step": step, **data},
-        }
+        {"event_id": event_id, "type": "call.logged", "data": {"invoice_id": invoice_id, "step": step, **data}}
     )
-    return await dispatcher.apply(event)
+    return event_id, await dispatcher.apply(event)

@@ -7,20 +7,24 @@ User input never reaches a visibility query raw: values are checked against the 
 allows (a `Stage`, an id of `domain.models.IdText` form) and then quoted and escaped.
 """
 
+import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from domain.calls import script_for
-from domain.models import CaseStatus, DunningResult, Stage, workflow_id_for
+from domain.models import CaseStatus, DunningResult, NextAction, Stage, workflow_id_for
 from dunning import search_attributes as sa
 from workflows.invoice_dunning import InvoiceDunning
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,63}$")
 _PREFIX = workflow_id_for("")
 DEFAULT_LIMIT = 200
+# A case answers in milliseconds when a worker runs; without one a query waits for the deadline.
+_QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class CaseRow(BaseModel):
@@ -95,6 +99,31 @@ async def list_calls(client: Client, *, limit: int = DEFAULT_LIMIT) -> list[Call
             for step in case.open_calls
         ]
     return rows
+
+
+async def next_actions(client: Client, rows: list[CaseRow], *, concurrency: int = 16) -> dict[str, NextAction]:
+    """Invoice id -> next action of the running cases listed with one, by their `status` query:
+    visibility holds when (`NextActionAt`), not which step. A case that does not answer is left out;
+    after one unanswered query (no worker running) the others are not asked."""
+    limit = asyncio.Semaphore(concurrency)
+    unanswered = asyncio.Event()
+    found: dict[str, NextAction] = {}
+
+    async def ask(invoice_id: str) -> None:
+        async with limit:
+            if unanswered.is_set():
+                return
+            handle = client.get_workflow_handle(workflow_id_for(invoice_id))
+            try:
+                status: CaseStatus = await handle.query(InvoiceDunning.status, rpc_timeout=_QUERY_TIMEOUT)
+            except (RPCError, WorkflowQueryFailedError):
+                unanswered.set()
+                return
+            if status.next_action is not None:
+                found[invoice_id] = status.next_action
+
+    await asyncio.gather(*(ask(row.invoice_id) for row in rows if row.running and row.next_action_at is not None))
+    return found
 
 
 def _row(execution: WorkflowExecution) -> CaseRow:

@@ -8,6 +8,7 @@ Exit codes: 0 done, 1 input rejected or partly failed, 2 usage error.
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,7 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import Stage
+from domain.calendar import PARIS
+from domain.models import NextAction, Stage
 from dunning.client import connect
 from starter import cases
 from starter.api import IngressSettings, create_app
@@ -32,7 +34,7 @@ from starter.importer import (
     parse_invoice_csv,
     parse_invoice_jsonl,
 )
-from starter.reconcile import assign_line, import_bank_file, journal_path
+from starter.reconcile import AlreadySettled, assign_line, import_bank_file, journal_path
 from starter.store import IngressStore
 
 app = typer.Typer(help="Invoice dunning: ingress of billing events and bank statements.", no_args_is_help=True)
@@ -104,14 +106,10 @@ def _import(make_items: Callable[[], Iterable[Item]], total: int, concurrency: i
 
     summary = _run(work())
     table = Table(title="Import summary")
-    for name in ("started", "signalled", "duplicates", "pending", "closed", "rejected", "failed"):
+    columns = ("started", "signalled", "duplicates", "pending", "closed", "ignored", "rejected", "failed")
+    for name in columns:
         table.add_column(name, justify="right")
-    table.add_row(
-        *(
-            str(getattr(summary, name))
-            for name in ("started", "signalled", "duplicates", "pending", "closed", "rejected", "failed")
-        )
-    )
+    table.add_row(*(str(getattr(summary, name)) for name in columns))
     console.print(table)
     for message in summary.errors:
         errors.print(message, markup=False, highlight=False)
@@ -138,16 +136,28 @@ def events_import(
 def events_held() -> None:
     """Events waiting for their invoice (pending) or refused by a closed case (closed)."""
     with IngressStore.in_dir(IngressSettings().var_dir) as store:
-        table = Table("kept as", "invoice", "event / signal", "since", "reason")
+        table = Table("kept as", "invoice", "event / signal", "since (Paris)", "reason")
         for pending in store.all_pending():
             table.add_row(
-                "pending", pending.invoice_id, f"{pending.event_id} ({pending.signal_name})", "", "no case yet"
+                "pending",
+                pending.invoice_id,
+                f"{pending.event_id} ({pending.signal_name})",
+                _paris(datetime.fromisoformat(pending.received_at)),
+                "no case yet: applied when its invoice.created arrives",
             )
         for closed in store.closed_events():
             table.add_row(
-                "closed", closed.invoice_id, f"{closed.event_id} ({closed.name})", closed.received_at, closed.reason
+                "closed",
+                closed.invoice_id,
+                f"{closed.event_id} ({closed.name})",
+                _paris(datetime.fromisoformat(closed.received_at)),
+                closed.reason,
             )
     console.print(table)
+
+
+def _paris(instant: datetime) -> str:
+    return f"{instant.astimezone(PARIS):%Y-%m-%d %H:%M}"
 
 
 @invoices_app.command("import")
@@ -201,7 +211,7 @@ def bank_import(
         _run(work())
     except BankFileRejected as rejected:
         errors.print(str(rejected), markup=False, highlight=False)
-        errors.print("Fix the file, or import its valid entries with --partial.")
+        errors.print(rejected.advice, markup=False, highlight=False)
         raise typer.Exit(1) from rejected
 
 
@@ -209,22 +219,31 @@ def bank_import(
 def bank_unmatched() -> None:
     """The bank lines no rule could place, with their line ids for `dunning bank assign`."""
     with Journal(journal_path(IngressSettings().var_dir)) as journal:
-        table = Table("line id", "booked", "amount", "payer", "text", "reason")
-        for item in journal.unmatched():
+        table = Table("booked", "amount", "payer", "text", "reason", "line id (for bank assign)")
+        queue = journal.unmatched()
+        # Wrapped, never cut: the id is copied into `dunning bank assign`.
+        table.columns[-1].overflow = "fold"
+        for item in queue:
             line = item.line
             table.add_row(
-                line.payment_id,
                 str(line.booking_date or ""),
                 f"{line.amount} {line.currency}",
                 line.payer_name or "",
                 line.structured_reference or line.remittance_text,
                 item.reason,
+                line.payment_id,
             )
     console.print(table)
+    for item in queue:
+        console.print(f"dunning bank assign -- {item.line.payment_id} INVOICE_ID", soft_wrap=True, highlight=False)
 
 
 @bank_app.command("assign")
-def bank_assign(line_id: str, invoice_id: str) -> None:
+def bank_assign(
+    line_id: str,
+    invoice_id: str,
+    force: Annotated[bool, typer.Option(help="apply even if the case is already settled or overpaid")] = False,
+) -> None:
     """Put an unmatched bank line on an invoice (its whole amount) and signal the case.
 
     Line ids are listed by `dunning bank unmatched`; one starting with `-` (a CSV line without account
@@ -235,11 +254,27 @@ def bank_assign(line_id: str, invoice_id: str) -> None:
     async def work() -> None:
         async with _dispatcher() as dispatcher:
             with Journal(journal_path(settings.var_dir)) as journal:
-                allocation, _ = await assign_line(line_id, invoice_id, dispatcher=dispatcher, journal=journal)
-        console.print(f"{allocation.amount} {allocation.currency} put on {allocation.invoice_id}: {allocation.outcome}")
+                done = await assign_line(line_id, invoice_id, dispatcher=dispatcher, journal=journal, force=force)
+        allocation, after = done.allocation, done.balance_after
+        currency = allocation.currency
+        console.print(
+            f"{allocation.amount} {currency} put on {allocation.invoice_id}: {allocation.outcome};"
+            f" balance {done.balance_before} -> {after} {currency}",
+            markup=False,
+            highlight=False,
+        )
+        if after < 0:
+            errors.print(
+                f"{allocation.invoice_id} is overpaid by {-after} {currency}: refund it or carry it over by hand",
+                markup=False,
+                highlight=False,
+            )
 
     try:
         _run(work())
+    except AlreadySettled as error:
+        errors.print(f"{error} Add --force to apply it anyway.", markup=False, highlight=False)
+        raise typer.Exit(1) from error
     except (KeyError, ValueError) as error:
         errors.print(str(error.args[0]), markup=False)
         raise typer.Exit(1) from error
@@ -266,18 +301,16 @@ def status(invoice_id: str) -> None:
             ("due on", f"{case.due_on} ({case.days_overdue} days overdue)"),
             (
                 "next action",
-                f"{case.next_action.step} at {case.next_action.at:%Y-%m-%d %H:%M} UTC" if case.next_action else "none",
+                f"{case.next_action.step} at {_paris(case.next_action.at)} Paris" if case.next_action else "none",
             ),
             ("open calls", ", ".join(case.open_calls) or "none"),
             ("outcome", case.outcome.value if case.outcome else "open"),
         ):
             head.add_row(label, value)
         console.print(head)
-        actions = Table("at", "step", "channel", "status", "detail", title="Actions")
+        actions = Table("at (Paris)", "step", "channel", "status", "detail", title="Actions")
         for action in case.actions:
-            actions.add_row(
-                f"{action.at:%Y-%m-%d %H:%M}", action.step, action.channel, action.status.value, action.detail or ""
-            )
+            actions.add_row(_paris(action.at), action.step, action.channel, action.status.value, action.detail or "")
         console.print(actions)
 
     try:
@@ -300,26 +333,34 @@ def list_cases_command(
 ) -> None:
     """Cases by stage and customer (Temporal visibility: lags a second or so)."""
 
-    async def work() -> list[cases.CaseRow]:
+    async def work() -> tuple[list[cases.CaseRow], dict[str, NextAction]]:
         client = await connect(IngressSettings().temporal)
-        return await cases.list_cases(
+        rows = await cases.list_cases(
             client, stage=stage.value if stage else None, customer_id=customer_id, limit=limit
         )
+        return rows, await cases.next_actions(client, rows)
 
     try:
-        rows = _run(work())
+        rows, next_actions = _run(work())
     except ValueError as error:
         errors.print(str(error), markup=False)
         raise typer.Exit(2) from error
-    table = Table("invoice", "stage", "customer", "amount due", "due", "next action", "open calls", title="Cases")
+    table = Table(
+        "invoice", "stage", "customer", "amount due", "due", "next action (Paris)", "open calls", title="Cases"
+    )
     for row in rows:
+        known = next_actions.get(row.invoice_id)
+        if known is not None:
+            next_action = f"{known.step} {_paris(known.at)}"
+        else:  # the case did not answer: when, from visibility, without the step
+            next_action = _paris(row.next_action_at) if row.next_action_at else ""
         table.add_row(
             row.invoice_id,
             row.stage or "",
             row.customer_id or "",
             f"{row.amount_due:.2f}" if row.amount_due is not None else "",
             f"{row.due_date:%Y-%m-%d}" if row.due_date else "",
-            f"{row.next_action_at:%Y-%m-%d %H:%M}" if row.next_action_at else "",
+            next_action,
             ", ".join(row.open_calls),
         )
     console.print(table)
@@ -360,8 +401,8 @@ def _report_table(report: ReconciliationReport, title: str) -> Table:
         tally = getattr(report, name)
         totals = ", ".join(f"{amount} {currency}" for currency, amount in sorted(tally.total.items()))
         table.add_row(name.replace("_", " "), str(tally.count), totals)
-    if report.excess:
-        table.add_row("  of which excess", "", ", ".join(f"{a} {c}" for c, a in sorted(report.excess.items())))
+        if name == "overpaid" and report.excess:
+            table.add_row("  of which excess", "", ", ".join(f"{a} {c}" for c, a in sorted(report.excess.items())))
     if report.id_collisions:
         table.add_row("id collisions to check", str(report.id_collisions), "")
     return table

@@ -8,6 +8,9 @@
   Signal-with-start is not possible since only `invoice.created` carries the workflow input.
 - Case closed (signal refused, describe finds a closed run; or `invoice.created` refused by
   REJECT_DUPLICATE): kept in the closed store for a person and reported, never dropped.
+- `call.logged` for a case settled since (running while it watches for a reversal, its call tasks
+  closed): ignored, and the reason returned; the event id stays unused, so the same event applies
+  if sent again once a reversal reopens the case.
 
 Within one process a lock per invoice serialises start and signals of that invoice. Across processes,
 a signal stored as pending while another process started the case is caught by re-checking the case
@@ -17,20 +20,23 @@ after storing it and flushing if it now runs; a flush sent twice is harmless (ev
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Literal
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import InvoiceCancelled, InvoiceInput, InvoiceUpdated, Signal, workflow_id_for
+from domain.models import CaseStatus, InvoiceCancelled, InvoiceInput, InvoiceUpdated, Signal, workflow_id_for
 from dunning.cases import start_case
-from starter.events import Event, InvoiceCreated, SignalEvent
+from starter.events import CallLoggedEvent, Event, InvoiceCreated, SignalEvent
 from starter.store import IngressStore
+from workflows.invoice_dunning import InvoiceDunning
 
 SIGNAL_MODELS: dict[str, type[Signal]] = {cls.signal_name: cls.signal_model for cls in SignalEvent.__subclasses__()}
 
@@ -41,9 +47,19 @@ class Applied(StrEnum):
     DUPLICATE = "duplicate"
     PENDING = "pending"
     CLOSED = "closed"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class Handled:
+    applied: Applied
+    detail: str | None = None  # why an ignored event was ignored
 
 
 CaseState = Literal["missing", "running", "closed"]
+# A case answers its query in milliseconds when a worker runs; without one the query would wait for
+# the server's deadline, and the call is then signalled as any event is.
+_QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class Dispatcher:
@@ -55,17 +71,41 @@ class Dispatcher:
         # API does not keep a lock per invoice ever seen.
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    async def apply(self, event: Event) -> Applied:
+    async def apply(self, event: Event) -> Handled:
         if self.store.was_applied(event.event_id):
-            return Applied.DUPLICATE
+            return Handled(Applied.DUPLICATE)
         async with self._invoice_lock(event.invoice_id):
             if isinstance(event, InvoiceCreated):
                 outcome = await self.start(event.data.to_input(), event.event_id)
             else:
+                if isinstance(event, CallLoggedEvent):
+                    reason = await self._nothing_to_complete(event)
+                    if reason is not None:
+                        return Handled(Applied.IGNORED, reason)
                 self.store.mark_unconfirmed([event.invoice_id])
                 outcome = await self.send(event.invoice_id, event.signal_name, event.signal())
         self.store.mark_applied(event.event_id, outcome.value)
-        return outcome
+        return Handled(outcome)
+
+    async def _nothing_to_complete(self, event: CallLoggedEvent) -> str | None:
+        """Why a call logged on a settled case is not signalled, or None to signal it.
+
+        A case records every call it is told of and acts on its outcome, which is right for a call
+        made while money is owed, task or not. Once settled, the case's call tasks are closed and a
+        call would read as done on its trail although nobody was to be called.
+        """
+        handle = self.client.get_workflow_handle(workflow_id_for(event.invoice_id))
+        try:
+            status: CaseStatus = await handle.query(InvoiceDunning.status, rpc_timeout=_QUERY_TIMEOUT)
+        except (RPCError, WorkflowQueryFailedError):
+            return None  # no case, or no worker to answer: `send` keeps or delivers it as for any event
+        step = event.data.step
+        if status.outcome is not None or status.balance > 0 or step in status.open_calls:
+            return None
+        return (
+            f"{event.invoice_id} has no open call task for step {step}: the case is settled (balance"
+            f" {status.balance} {status.currency}) and nobody is to be called. Nothing recorded on the case"
+        )
 
     @asynccontextmanager
     async def _invoice_lock(self, invoice_id: str) -> AsyncIterator[None]:

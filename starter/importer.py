@@ -81,6 +81,7 @@ class ImportSummary:
     duplicates: int = 0
     pending: int = 0
     closed: int = 0
+    ignored: int = 0
     rejected: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
@@ -229,7 +230,10 @@ async def import_items(
         while (item := await queue.get()) is not None:
             line_no, event = item
             try:
-                summary.count(await dispatcher.apply(event))
+                handled = await dispatcher.apply(event)
+                summary.count(handled.applied)
+                if handled.detail is not None:
+                    summary.errors.append(f"line {line_no}: {event.event_id} {handled.applied.value}: {handled.detail}")
             except Exception as error:  # reported per line; the rest of the file still goes in
                 summary.failed += 1
                 summary.errors.append(f"line {line_no}: {event.event_id} not applied: {error}")

@@ -70,8 +70,33 @@ def journal_path(var_dir: Path) -> Path:
 
 
 def parse_bank_file(data: bytes, source: str) -> ParsedFile:
+    """camt or CSV by the content, whatever the file is called; anything else is one error, never echoed."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return parse_camt(data, source=source) if head.startswith(b"<") else parse_csv(data, source=source)
+    if head.startswith(b"<"):
+        return parse_camt(data, source=source)
+    problem = _not_text(data)
+    if problem is not None:
+        error = BankFileError(source=source, line_no=None, entry=None, element=None, message=problem)
+        return ParsedFile(source=source, lines=[], errors=[error])
+    return parse_csv(data, source=source)
+
+
+def _not_text(data: bytes) -> str | None:
+    """Why `data` cannot be a CSV text file, or None."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16 text: save the file as UTF-8 CSV"
+    control = data.translate(None, _TEXT_BYTES)
+    if not control:
+        return None
+    offset = data.index(control[:1])
+    return (
+        f"binary content (byte 0x{control[0]:02x} at offset {offset}): neither camt XML (starts with '<')"
+        " nor CSV text; is it the right file?"
+    )
+
+
+# Bytes a UTF-8 or Windows-1252 CSV may hold: printable ASCII, tab, line breaks, and every byte >= 0x80.
+_TEXT_BYTES = bytes([9, 10, 12, 13, *range(32, 127), *range(128, 256)])
 
 
 async def open_invoices(dispatcher: Dispatcher, *, concurrency: int = DEFAULT_CONCURRENCY) -> list[OpenInvoice]:
@@ -201,7 +226,9 @@ async def import_bank_file(
     parsed, invoices = await asyncio.gather(
         asyncio.to_thread(parse_bank_file, data, source), open_invoices(dispatcher, concurrency=concurrency)
     )
-    if not partial:
+    if partial:
+        parsed.raise_if_nothing_valid()
+    else:
         parsed.raise_if_invalid()
     plan = await _plan_and_commit(parsed, invoices, dispatcher, journal, concurrency)
     delivered = await send_pending(journal, dispatcher, concurrency=concurrency)
@@ -223,16 +250,44 @@ async def _plan_and_commit(
     raise StalePlanError("the journal kept changing during this import (concurrent imports?): run it again")
 
 
+class AlreadySettled(ValueError):
+    """A manual assignment onto a case that owes nothing: only applied when forced."""
+
+
+@dataclass(frozen=True)
+class Assigned:
+    allocation: Allocation
+    balance_before: Decimal
+    delivered: dict[str, int]  # Applied value -> count
+
+    @property
+    def balance_after(self) -> Decimal:
+        return self.balance_before - self.allocation.amount
+
+
 async def assign_line(
-    line_id: str, invoice_id: str, *, dispatcher: Dispatcher, journal: Journal
-) -> tuple[Allocation, dict[str, int]]:
-    """Put an unmatched line on an invoice by hand, then signal the case."""
-    journal.get_unmatched(line_id)  # KeyError with a clear message before any query
+    line_id: str, invoice_id: str, *, dispatcher: Dispatcher, journal: Journal, force: bool = False
+) -> Assigned:
+    """Put an unmatched line on an invoice by hand, then signal the case.
+
+    A case already settled or overpaid (balance <= 0, still running while it watches for a reversal)
+    raises `AlreadySettled` unless `force`: the money would only be owed back to the customer.
+    """
+    line = journal.get_unmatched(line_id).line  # KeyError with a clear message before any query
     candidates = {i.invoice_id: i for i in await open_invoices(dispatcher)}
     if invoice_id not in candidates:
         raise KeyError(f"{invoice_id} has no running case known to the ingress: check the invoice id")
-    allocation = journal.assign(line_id, candidates[invoice_id])
-    return allocation, await send_pending(journal, dispatcher)
+    invoice = candidates[invoice_id]
+    if invoice.balance <= 0 and line.currency == invoice.currency and not force:
+        currency = invoice.currency
+        owed = "settled" if invoice.balance == 0 else f"overpaid by {-invoice.balance} {currency}"
+        raise AlreadySettled(
+            f"{invoice_id} is already {owed} (balance {invoice.balance} {currency}): {line.amount} {currency}"
+            f" on it would leave it overpaid by {line.amount - invoice.balance} {currency}. Nothing applied;"
+            f" {line_id} stays in the unmatched queue."
+        )
+    allocation = journal.assign(line_id, invoice)
+    return Assigned(allocation, invoice.balance, await send_pending(journal, dispatcher))
 
 
 async def send_pending(

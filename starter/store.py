@@ -87,6 +87,7 @@ class PendingEvent:
     invoice_id: str
     signal_name: str
     body: str  # the signal model as JSON, event_id included
+    received_at: str
 
 
 @dataclass(frozen=True)
@@ -140,13 +141,16 @@ class IngressStore:
 
     def pending_for(self, invoice_id: str) -> list[PendingEvent]:
         rows = self._db.execute(
-            "SELECT seq, event_id, invoice_id, signal_name, body FROM pending WHERE invoice_id = ? ORDER BY seq",
+            "SELECT seq, event_id, invoice_id, signal_name, body, received_at FROM pending WHERE invoice_id = ?"
+            " ORDER BY seq",
             (invoice_id,),
         )
         return [PendingEvent(*row) for row in rows]
 
     def all_pending(self) -> list[PendingEvent]:
-        rows = self._db.execute("SELECT seq, event_id, invoice_id, signal_name, body FROM pending ORDER BY seq")
+        rows = self._db.execute(
+            "SELECT seq, event_id, invoice_id, signal_name, body, received_at FROM pending ORDER BY seq"
+        )
         return [PendingEvent(*row) for row in rows]
 
     def remove_pending(self, seq: int) -> None:

@@ -28,6 +28,7 @@ from starter.bank.lines import (
     Status,
     number_hashed_lines,
     reference_id,
+    shown,
 )
 
 _NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.05([234])\.001\.\d\d")
@@ -343,10 +344,10 @@ class _Entry:
         label = f"{where}/{path}"
         valid = True
         if not _AMOUNT.fullmatch(text):
-            self.fail(node, label, f"{text!r} is not a decimal amount")
+            self.fail(node, label, f"{shown(text)} is not a decimal amount")
             valid = False
         if currency is None or not _CURRENCY.fullmatch(currency):
-            message = "missing" if currency is None else f"{currency!r} is not an ISO 4217 currency code"
+            message = "missing" if currency is None else f"{shown(currency)} is not an ISO 4217 currency code"
             self.fail(node, f"{label}/@Ccy", message)
             valid = False
         return (Decimal(text), currency) if valid and currency is not None else None
@@ -359,7 +360,7 @@ class _Entry:
             return None
         text = (node.text or "").strip()
         if text not in _DIRECTIONS:
-            self.fail(node, f"{where}/CdtDbtInd", f"{text!r} is not one of {', '.join(_DIRECTIONS)}")
+            self.fail(node, f"{where}/CdtDbtInd", f"{shown(text)} is not one of {', '.join(_DIRECTIONS)}")
         return _DIRECTIONS.get(text)
 
     def reversal_indicator(self) -> bool | None:
@@ -368,7 +369,7 @@ class _Entry:
             return False
         text = (node.text or "").strip()
         if text not in _BOOLEANS:
-            self.fail(node, "Ntry/RvslInd", f"{text!r} is not a boolean")
+            self.fail(node, "Ntry/RvslInd", f"{shown(text)} is not a boolean")
         return _BOOLEANS.get(text)
 
     def status(self) -> Status | None:
@@ -380,7 +381,7 @@ class _Entry:
         path, text = ("Ntry/Sts/Cd", coded.text) if coded is not None else ("Ntry/Sts", node.text)
         code = (text or "").strip()
         if code not in _STATUSES:
-            self.fail(node if coded is None else coded, path, f"{code!r} is not one of {', '.join(_STATUSES)}")
+            self.fail(node if coded is None else coded, path, f"{shown(code)} is not one of {', '.join(_STATUSES)}")
         return _STATUSES.get(code)
 
     def date(self, path: Literal["BookgDt", "ValDt"]) -> date | None:
@@ -393,7 +394,7 @@ class _Entry:
                 text = (node.text or "").strip()
                 parsed = convert(text)
                 if parsed is None:
-                    self.fail(node, f"Ntry/{path}/{child}", f"{text!r} is not a valid date")
+                    self.fail(node, f"Ntry/{path}/{child}", f"{shown(text)} is not a valid date")
                 return parsed
         self.fail(holder, f"Ntry/{path}", "has neither Dt nor DtTm")
         return None

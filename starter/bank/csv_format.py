@@ -27,11 +27,20 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 
-from starter.bank.lines import BankFileError, BankLine, LineSource, ParsedFile, number_hashed_lines, reference_id
+from starter.bank.lines import (
+    BankFileError,
+    BankLine,
+    LineSource,
+    ParsedFile,
+    number_hashed_lines,
+    reference_id,
+    shown,
+)
 
 _REQUIRED = ("date", "amount", "reference", "payer")
 _OPTIONAL = ("payer_iban", "bank_ref", "currency")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_LISTED = 5  # unknown header names quoted in an error; a file of another kind has dozens
 # Digits, optionally grouped by threes with "." or ",", then an optional decimal part of one or two
 # digits after the other mark: "1234.5", "1.234,56", "1,234.56", "-42,50".
 _AMOUNT = re.compile(
@@ -59,7 +68,9 @@ def parse_csv(data: bytes, *, source: str, account_iban: str | None = None) -> P
     unknown = [name for name in header if name not in _REQUIRED + _OPTIONAL]
     if missing or unknown or len(columns) != len(header):
         problems = [f"missing column(s) {', '.join(missing)}"] if missing else []
-        problems += [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
+        listed = ", ".join(shown(name, 20) for name in unknown[:_LISTED])
+        more = f" and {len(unknown) - _LISTED} more" if len(unknown) > _LISTED else ""
+        problems += [f"unknown column(s) {listed}{more}"] if unknown else []
         problems += ["repeated column name"] if len(columns) != len(header) else []
         fail(1, None, f"bad header: {'; '.join(problems)} (expected {','.join(_REQUIRED + _OPTIONAL)})")
         return ParsedFile(source=source, lines=[], errors=errors)
@@ -80,15 +91,15 @@ def parse_csv(data: bytes, *, source: str, account_iban: str | None = None) -> P
         before = len(errors)
         booked = _parse_date(cells["date"])
         if booked is None:
-            fail(start, "date", f"{cells['date']!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
+            fail(start, "date", f"{shown(cells['date'])} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
         amount = _parse_amount(cells["amount"])
         if amount is None:
-            fail(start, "amount", f"{cells['amount']!r} is not an amount")
+            fail(start, "amount", f"{shown(cells['amount'])} is not an amount")
         elif amount == 0:
             fail(start, "amount", "zero amount")
         currency = cells.get("currency") or "EUR"
         if not _CURRENCY.fullmatch(currency):
-            fail(start, "currency", f"{currency!r} is not an ISO 4217 currency code")
+            fail(start, "currency", f"{shown(currency)} is not an ISO 4217 currency code")
         if len(errors) > before or booked is None or amount is None:
             continue
         bank_ref = cells.get("bank_ref") or None

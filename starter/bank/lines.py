@@ -112,12 +112,19 @@ class BankFileError(BaseModel):
 
 
 class BankFileRejected(Exception):
-    """The file has errors and the import was not asked to keep the valid part."""
+    """The file has errors and the import was not asked to keep the valid part, or has no valid part."""
 
-    def __init__(self, source: str, errors: list[BankFileError]) -> None:
+    def __init__(self, source: str, errors: list[BankFileError], valid: int) -> None:
         self.errors = errors
+        self.valid = valid  # lines a `--partial` import would keep
         listing = "\n".join(f"  {error}" for error in errors)
         super().__init__(f"{source}: {len(errors)} error(s), nothing imported:\n{listing}")
+
+    @property
+    def advice(self) -> str:
+        if self.valid:
+            return f"Fix the file, or import its {self.valid} valid line(s) with --partial."
+        return "Fix the file: it has no valid line to import."
 
 
 class ParsedFile(BaseModel):
@@ -129,7 +136,18 @@ class ParsedFile(BaseModel):
 
     def raise_if_invalid(self) -> None:
         if self.errors:
-            raise BankFileRejected(self.source, self.errors)
+            raise BankFileRejected(self.source, self.errors, len(self.lines))
+
+    def raise_if_nothing_valid(self) -> None:
+        """For a partial import: a file with errors and no valid line imports nothing, so it fails."""
+        if self.errors and not self.lines:
+            raise BankFileRejected(self.source, self.errors, 0)
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """A value from the file as an error message quotes it: escaped, and cut so a wrong file type
+    (a whole document in one CSV cell) does not flood the terminal."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
 
 
 def reference_id(account_iban: str | None, bank_ref: str, tx_ref: str | None = None) -> str:

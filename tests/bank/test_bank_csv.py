@@ -113,7 +113,7 @@ def test_bad_currency_and_multiline_field() -> None:
         ),
         (
             "date,amount,reference,payer,payeriban",
-            "pay.csv line 1: bad header: unknown column(s) payeriban "
+            "pay.csv line 1: bad header: unknown column(s) 'payeriban' "
             "(expected date,amount,reference,payer,payer_iban,bank_ref,currency)",
         ),
     ],

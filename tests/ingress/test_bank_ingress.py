@@ -216,7 +216,7 @@ async def test_bank_import_unmatched_and_assign(harness: Harness, tmp_path: Path
         assert code == 1
         assert "bank.csv: 1 error(s), nothing imported:" in output
         assert "bank.csv line 3, amount: 'abc' is not an amount" in output
-        assert "Fix the file, or import its valid entries with --partial." in output
+        assert "Fix the file, or import its 2 valid line(s) with --partial." in output
         assert (await status_of(harness, iid)).paid == Decimal("0.00")
 
         code, output = await invoke("bank", "import", str(statement), "--partial")
@@ -232,7 +232,7 @@ async def test_bank_import_unmatched_and_assign(harness: Harness, tmp_path: Path
         # Lines of a CSV without an account IBAN have ids starting with "-": end the options first.
         code, output = await invoke("bank", "assign", "--", line_id, iid)
         assert code == 0, output
-        assert f"50.00 EUR put on {iid}: partially_paid" in output
+        assert f"50.00 EUR put on {iid}: partially_paid; balance 1000.00 -> 950.00 EUR" in output
         assert (await status_of(harness, iid)).paid == Decimal("250.00")
 
         code, output = await invoke("bank", "import", str(statement), "--partial")
@@ -308,7 +308,7 @@ async def test_api_rejects_malformed_xml_and_csv(api: httpx.AsyncClient) -> None
     response = await api.post("/bank-statements", params={"filename": "x.xml"}, content=b"<Document><oops")
     assert response.status_code == 422
     detail = response.json()["detail"]
-    assert detail["message"] == "file rejected, nothing imported; fix it or send partial=true"
+    assert detail["message"] == "file rejected, nothing imported; it has no valid line, fix it"
     assert detail["errors"][0].startswith("x.xml line 1")
 
     response = await api.post("/bank-statements", params={"filename": "b.csv"}, content=b"date,amount,reference\n")
@@ -317,3 +317,73 @@ async def test_api_rejects_malformed_xml_and_csv(api: httpx.AsyncClient) -> None
         "b.csv line 1: bad header: missing column(s) payer (expected date,amount,reference,payer,payer_iban,bank_ref,"
         "currency)"
     ]
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_bank_files_with_nothing_valid_fail_even_with_partial(harness: Harness, tmp_path: Path) -> None:
+    binary = tmp_path / "statement.xml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    garbage = tmp_path / "bank.csv"
+    garbage.write_text(f"date,amount,reference,payer\nyesterday,abc,?,X\n{date.today()},0,?,Y\n")
+    async with harness.worker():
+        code, output = await invoke("bank", "import", str(binary))
+        assert code == 1
+        assert "statement.xml: binary content (byte 0x1a at offset 6)" in output
+        assert all(char.isprintable() or char == "\n" for char in output)
+        assert len(output) < 400
+        assert "--partial" not in output
+        assert "Fix the file: it has no valid line to import." in output
+
+        code, output = await invoke("bank", "import", str(binary), "--partial")
+        assert code == 1
+        assert "nothing imported" in output
+
+        code, output = await invoke("bank", "import", str(garbage), "--partial")
+        assert code == 1
+        assert "bank.csv line 2, date: 'yesterday' is not a date" in output
+        assert "bank.csv line 3, amount: zero amount" in output
+        assert "Reconciliation" not in output  # no all-zero summary
+        assert "--partial" not in output
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_assign_onto_a_settled_case_needs_force_and_says_where_the_money_stands(
+    harness: Harness, tmp_path: Path
+) -> None:
+    today = await harness.today()
+    invoice = make_invoice(today + timedelta(days=40), payment_reference=None, amount="1200.00")
+    iid = invoice.invoice_id
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(created(invoice)) + "\n")
+    statement = tmp_path / "bank.csv"
+    statement.write_text(
+        "date,amount,reference,payer,bank_ref\n"
+        f"{today},1220.00,facture {iid},MARTIN,S-1\n"  # 20.00 too much
+        f"{today},350.00,acompte,INCONNU,S-2\n"
+        f"{today},10.00,facture {iid},MARTIN,S-1\n"  # the same bank reference again: set aside
+    )
+    async with harness.worker():
+        assert (await invoke("events", "import", str(events)))[0] == 0
+        code, output = await invoke("bank", "import", str(statement))
+        assert code == 0, output
+        rows = [line for line in output.splitlines() if line.startswith("│")]
+        names = [row.split("│")[1].strip() for row in rows]
+        assert names.index("of which excess") == names.index("overpaid") + 1
+        assert "20.00 EUR" in rows[names.index("of which excess")]
+        assert (await status_of(harness, iid)).balance == Decimal("-20.00")
+
+        code, output = await invoke("bank", "assign", "--", "-/S-2", iid)
+        assert code == 1
+        assert (
+            f"{iid} is already overpaid by 20.00 EUR (balance -20.00 EUR): 350.00 EUR on it would leave it"
+            " overpaid by 370.00 EUR. Nothing applied; -/S-2 stays in the unmatched queue. Add --force" in output
+        )
+        assert (await status_of(harness, iid)).balance == Decimal("-20.00")
+        assert "-/S-2" in (await invoke("bank", "unmatched"))[1]
+
+        code, output = await invoke("bank", "assign", "--force", "--", "-/S-2", iid)
+        assert code == 0, output
+        assert f"350.00 EUR put on {iid}: overpaid; balance -20.00 -> -370.00 EUR" in output
+        assert f"{iid} is overpaid by 370.00 EUR: refund it or carry it over by hand" in output
+        assert (await status_of(harness, iid)).balance == Decimal("-370.00")
+        assert "-/S-2" not in (await invoke("bank", "unmatched"))[1]

@@ -1,6 +1,7 @@
 """The CLI against the time-skipping server; `dunning bank ...` is in test_bank_ingress.py."""
 
 import json
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from starter.cli import app
-from tests.conftest import Harness, make_invoice
+from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
 from tests.ingress.conftest import created, event, invoke, status_of
 
 
@@ -40,7 +41,7 @@ async def test_events_import_applies_valid_lines_and_reports_bad_ones(harness: H
         assert "line 3: data.amount: Input should be greater than 0" in output
         status = await status_of(harness, iid)
     assert status.paid == Decimal("200.00")  # pending payment applied once the invoice arrived
-    assert "│       1 │         0 │          1 │       1 │      0 │        2 │      0 │" in output
+    assert "│       1 │         0 │          1 │       1 │      0 │       0 │        2 │      0 │" in output
 
 
 @pytest.mark.usefixtures("cli_env")
@@ -80,3 +81,61 @@ def test_serve_refuses_to_start_without_a_token(monkeypatch: pytest.MonkeyPatch)
     result = CliRunner().invoke(app, ["serve"])
     assert result.exit_code == 2
     assert "DUNNING_API_TOKEN is empty" in result.output
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_events_held_says_since_when_for_pending_events(harness: Harness, tmp_path: Path) -> None:
+    today = await harness.today()
+    path = tmp_path / "events.jsonl"
+    pay = event("h-pay", "payment.received", "F-LATER", payment_id="P1", amount="10.00", received_on=str(today))
+    path.write_text(json.dumps(pay) + "\n")
+    code, output = await invoke("events", "import", str(path))
+    assert code == 0, output
+    code, output = await invoke("events", "held")
+    assert code == 0
+    [row] = [line for line in output.splitlines() if "h-pay" in line]
+    cells = [cell.strip() for cell in row.split("│")[1:-1]]
+    assert cells[:2] == ["pending", "F-LATER"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", cells[3]), cells
+    assert "no case yet" in cells[4]
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_call_on_a_settled_case_is_ignored_and_says_why(harness: Harness, tmp_path: Path) -> None:
+    due = clear_due_date(await harness.today() + timedelta(days=30))
+    invoice = make_invoice(due)
+    iid = invoice.invoice_id
+
+    def call(event_id: str, step: str) -> str:
+        return json.dumps(event(event_id, "call.logged", iid, step=step, outcome="reached"))
+
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text(json.dumps(created(invoice)) + "\n")
+    second.write_text(
+        "\n".join(
+            [
+                call("call-ok", "preventive_call"),
+                json.dumps(
+                    event("pay", "payment.received", iid, payment_id="P1", amount="1200.00", received_on=str(due))
+                ),
+                call("call-late", "preventive_call"),  # the case is settled now
+            ]
+        )
+        + "\n"
+    )
+    async with harness.worker():
+        assert (await invoke("events", "import", str(first)))[0] == 0
+        await advance_to(harness, at_step(due, -7))
+        assert (await status_of(harness, iid)).open_calls == ["preventive_call"]
+        code, output = await invoke("events", "import", str(second))
+        status = await status_of(harness, iid)
+        await close_case(harness.client.get_workflow_handle(invoice.workflow_id))
+    assert code == 0, output
+    assert (
+        f"line 3: call-late ignored: {iid} has no open call task for step preventive_call: the case is settled"
+        " (balance 0.00 EUR) and nobody is to be called. Nothing recorded on the case" in output
+    )
+    assert "│         2 │          0 │       0 │      0 │       1 │" in output  # signalled ... ignored
+    calls = [action for action in status.actions if action.channel == "call" and action.status == "done"]
+    assert [(action.step, action.detail) for action in calls] == [("preventive_call", "reached")]
+    assert status.balance == Decimal("0.00")

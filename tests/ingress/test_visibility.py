@@ -16,7 +16,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from domain.calendar import start_of_day_utc
+from domain.calendar import PARIS, send_slot, start_of_day_utc
 from domain.models import InvoiceInput, Stage
 from dunning import search_attributes as sa
 from dunning.settings import ChannelSettings, TemporalSettings
@@ -131,3 +131,22 @@ async def test_query_values_are_checked_and_quoted(dev_api: httpx.AsyncClient) -
     assert cases_query("formal_notice", "C-1") == (
         "WorkflowType = 'InvoiceDunning' AND DunningStage = 'formal_notice' AND CustomerId = 'C-1'"
     )
+
+
+async def test_cases_show_the_next_step_in_paris_time(dev: WorkflowEnvironment, dev_api: httpx.AsyncClient) -> None:
+    customer = f"C-{uuid.uuid4().hex[:8]}"
+    due = (await dev.get_current_time()).date() + timedelta(days=30)
+    invoice = make_invoice(due, customer={"customer_id": customer})
+    assert (await dev_api.post("/events", json=created(invoice))).json()["results"][0]["outcome"] == "started"
+
+    async def mine() -> list[dict[str, Any]]:
+        return list((await dev_api.get("/cases", params={"customer_id": customer})).json())
+
+    await _eventually(mine, lambda rows: len(rows) == 1 and rows[0]["next_action_at"] is not None)
+    env = {"TEMPORAL_ADDRESS": dev.client.service_client.config.target_host, "COLUMNS": "200"}
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["cases", "--customer-id", customer], env=env)
+    assert result.exit_code == 0, result.output
+    slot = send_slot(due - timedelta(days=15)).astimezone(PARIS)
+    assert slot.hour == 9
+    assert f"preventive_email {slot:%Y-%m-%d} 09:00" in result.output
+    assert "next action (Paris)" in result.output
