@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.case_file import CaseFile
 from activities.email import EmailActivities
 from activities.email.adapters import OutboxEmail, SendGridEmail
 from activities.ledger import SentLedger
@@ -49,10 +50,13 @@ def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
         )
     else:
         email_adapter = OutboxEmail(settings.outbox_dir)
+    case_file = CaseFile(settings.case_file_dir)
+    templates = settings.template_dir
+    letters = OutboxLetters(settings.outbox_dir)
     return [
-        EmailActivities(ledger, email_adapter, creditor).send_email,
-        SmsActivities(ledger, OutboxSms(settings.outbox_dir), creditor).send_sms,
-        LetterActivities(ledger, OutboxLetters(settings.outbox_dir), creditor).send_registered_letter,
+        EmailActivities(ledger, email_adapter, creditor, case_file, templates).send_email,
+        SmsActivities(ledger, OutboxSms(settings.outbox_dir), creditor, templates).send_sms,
+        LetterActivities(ledger, letters, creditor, case_file, templates).send_registered_letter,
         LitigationActivities(ledger, OutboxLitigation(settings.outbox_dir), creditor).hand_over_to_litigation,
     ]
 
