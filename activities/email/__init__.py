@@ -20,19 +20,11 @@ TEMPLATES = PACKAGE / "templates"
 ATTACHMENT_NAMES = {"fr": "copie-facture-{}.pdf", "en": "invoice-copy-{}.pdf"}
 
 
-class EmailActivities:
-    def __init__(
-        self,
-        ledger: SentLedger,
-        adapter: ChannelAdapter[Email],
-        creditor: Creditor,
-        case_file: CaseFile | None = None,
-        template_dir: Path | None = None,
-    ) -> None:
-        self._ledger = ledger
-        self._adapter = adapter
+class EmailRenderer:
+    """A step's e-mail (and its attachment) for a request; no provider, no ledger (see `dunning templates`)."""
+
+    def __init__(self, creditor: Creditor, template_dir: Path | None = None) -> None:
         self._creditor = creditor
-        self._case_file = case_file
         self._templates = template_environment(TEMPLATES, channel_overrides(template_dir, PACKAGE))
         self._documents = LetterRenderer(creditor, template_dir)
 
@@ -62,6 +54,21 @@ class EmailActivities:
             return None
         name = ATTACHMENT_NAMES[request.customer.language].format(request.invoice_id.replace("/", "-"))
         return PdfAttachment(filename=name, content=self._documents.pdf(request, INVOICE_COPY))
+
+
+class EmailActivities:
+    def __init__(
+        self,
+        ledger: SentLedger,
+        adapter: ChannelAdapter[Email],
+        creditor: Creditor,
+        case_file: CaseFile | None = None,
+        template_dir: Path | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._adapter = adapter
+        self._case_file = case_file
+        self.render = EmailRenderer(creditor, template_dir).render
 
     @activity.defn(name=ActivityName.SEND_EMAIL)
     def send_email(self, request: MessageRequest) -> Delivery:

@@ -53,12 +53,8 @@ class OutboxSms:
         return Receipt(provider=self.name, provider_message_id=message.message_id)
 
 
-class SmsActivities:
-    def __init__(
-        self, ledger: SentLedger, adapter: ChannelAdapter[Sms], creditor: Creditor, template_dir: Path | None = None
-    ) -> None:
-        self._ledger = ledger
-        self._adapter = adapter
+class SmsRenderer:
+    def __init__(self, creditor: Creditor, template_dir: Path | None = None) -> None:
         self._creditor = creditor
         self._templates = template_environment(TEMPLATES, channel_overrides(template_dir, PACKAGE))
 
@@ -69,6 +65,15 @@ class SmsActivities:
         template = self._templates.get_template(f"{request.customer.language}/{request.step}.txt")
         text = " ".join(template.render(m=context.values).split())
         return Sms(message_id=request.message_id, to=request.customer.phone, text=text, notes=context.notes)
+
+
+class SmsActivities:
+    def __init__(
+        self, ledger: SentLedger, adapter: ChannelAdapter[Sms], creditor: Creditor, template_dir: Path | None = None
+    ) -> None:
+        self._ledger = ledger
+        self._adapter = adapter
+        self.render = SmsRenderer(creditor, template_dir).render
 
     @activity.defn(name=ActivityName.SEND_SMS)
     def send_sms(self, request: MessageRequest) -> Delivery:
