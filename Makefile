@@ -3,8 +3,21 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# What WeasyPrint needs from the system to lay out the PDF letters: Pango, HarfBuzz's subsetter (which,
+# unlike fontTools' fallback, writes no timestamp into the fonts, so a letter renders to the same bytes
+# every time) and the fonts the letters name.
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: install run worker test lint typecheck pytest bench clean
+.PHONY: install system-packages run worker test lint typecheck pytest bench clean
+
+system-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+		else echo "missing Debian packages: $$missing (install them as root)"; exit 1; fi; \
+		echo "installing $$missing"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +26,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-install: $(STAMP)
+install: system-packages $(STAMP)
 
 ## The whole service on this machine: Temporal dev server + web UI, worker, ingress API.
 run: install

@@ -66,11 +66,13 @@ def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
         )
     else:
         postal_adapter = OutboxLetters(settings.outbox_dir)
+    case_file = CaseFile(settings.case_file_dir)
+    templates = settings.template_dir
     return [
-        EmailActivities(ledger, email_adapter, creditor).send_email,
-        SmsActivities(ledger, OutboxSms(settings.outbox_dir), creditor).send_sms,
-        LetterActivities(ledger, postal_adapter, creditor).send_registered_letter,
-        LetterTracker(postal_adapter, CaseFile(settings.case_file_dir)).track_letter,
+        EmailActivities(ledger, email_adapter, creditor, case_file, templates).send_email,
+        SmsActivities(ledger, OutboxSms(settings.outbox_dir), creditor, templates).send_sms,
+        LetterActivities(ledger, postal_adapter, creditor, case_file, templates).send_registered_letter,
+        LetterTracker(postal_adapter, case_file).track_letter,
         LitigationActivities(ledger, OutboxLitigation(settings.outbox_dir), creditor).hand_over_to_litigation,
     ]
 

@@ -13,6 +13,7 @@ This module turns the outcome into a Temporal one and settles the claim:
   cancellation raised into the activity thread, which can land after the request went out.
 """
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -20,6 +21,7 @@ from typing import Protocol, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
+from activities.case_file import CaseFile
 from activities.ledger import ClaimState, SentLedger
 from domain.delivery import Delivery, DeliveryStatus, MessageRequest
 
@@ -43,8 +45,26 @@ class Receipt:
 
 
 class Rendered(Protocol):
+    """A message ready to send, with what the case's trail records of it (law reference §7)."""
+
     @property
     def notes(self) -> tuple[str, ...]: ...
+
+    @property
+    def sent_to(self) -> str:
+        """The e-mail address, the phone number, or the addressee and postal address on one line."""
+        ...
+
+    @property
+    def sent_content(self) -> bytes:
+        """Exactly what the recipient gets (a letter's PDF, an e-mail's or SMS's text): its SHA-256
+        goes on the case."""
+        ...
+
+    @property
+    def document(self) -> bytes | None:
+        """A PDF the case file keeps as evidence (a letter, an e-mail's attachment), if any."""
+        ...
 
 
 M = TypeVar("M", bound=Rendered, contravariant=True)
@@ -59,14 +79,37 @@ class ChannelAdapter(Protocol[M]):
     def send(self, message: M) -> Receipt: ...
 
 
+@dataclass(frozen=True)
+class Trail:
+    """What a Delivery records of the rendered message, whichever attempt reports it."""
+
+    recipient: str
+    content_sha256: str
+    document: str | None
+
+
+def _trail(request: MessageRequest, rendered: Rendered, case_file: CaseFile | None) -> Trail:
+    document = None
+    if rendered.document is not None:
+        if case_file is None:
+            raise ValueError(f"{request.message_id}: a document to keep and no case file to keep it in")
+        # Rendering is deterministic, so an attempt after a sent one writes the same bytes again.
+        document, _ = case_file.put(request.workflow_id, f"{request.step}-{request.message_id}.pdf", rendered.document)
+    content_sha256 = hashlib.sha256(rendered.sent_content).hexdigest()
+    return Trail(recipient=rendered.sent_to, content_sha256=content_sha256, document=document)
+
+
 def deliver_once(
     ledger: SentLedger,
     request: MessageRequest,
     render: Callable[[MessageRequest], R],
     adapter: ChannelAdapter[R],
+    case_file: CaseFile | None = None,
 ) -> Delivery:
-    # Rendering first: a template error must not leave a claim behind.
+    # Rendering first: a template error must not leave a claim behind. The document is filed before
+    # sending so that a message the provider has is never missing from the case file.
     rendered = render(request)
+    trail = _trail(request, rendered, case_file)
     claim = ledger.claim(request.message_id, request.workflow_id, request.step, request.channel.value)
     if claim.state is ClaimState.SENT:
         activity.logger.info("%s already sent by an earlier attempt", request.message_id)
@@ -76,6 +119,9 @@ def deliver_once(
             provider=claim.provider or adapter.name,
             provider_message_id=claim.provider_message_id,
             accepted_at=claim.sent_at,
+            recipient=trail.recipient,
+            content_sha256=trail.content_sha256,
+            document=trail.document,
         )
     if claim.state is ClaimState.IN_DOUBT:
         activity.logger.warning("%s: an earlier attempt died while sending; not re-sent", request.message_id)
@@ -87,6 +133,9 @@ def deliver_once(
             accepted_at=None,
             detail=f"an earlier attempt died while sending: check {adapter.name} for message_id"
             f" {request.message_id} before sending by hand",
+            recipient=trail.recipient,
+            content_sha256=trail.content_sha256,
+            document=trail.document,
         )
     try:
         receipt = adapter.send(rendered)
@@ -116,4 +165,7 @@ def deliver_once(
         provider_message_id=receipt.provider_message_id,
         accepted_at=accepted_at,
         detail="; ".join(rendered.notes) or None,
+        recipient=trail.recipient,
+        content_sha256=trail.content_sha256,
+        document=trail.document,
     )

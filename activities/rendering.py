@@ -13,12 +13,14 @@ from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from stdnum import iso11649
+from stdnum.fr import siren
 
 from domain.delivery import MessageRequest
 from domain.ladder import Channel, level_of
 from domain.models import CustomerKind
+from domain.money import to_cents
 from domain.penalties import MissingRate, b2b_late_penalties, rates_on
 from dunning.settings import Creditor
 
@@ -27,17 +29,38 @@ LOCALES = {"fr": "fr_FR", "en": "en_GB"}
 PENALTY_LEVEL = 2
 
 
-def template_environment(directory: Path) -> Environment:
+def template_environment(directory: Path, overrides: Path | None = None) -> Environment:
+    """Templates from `directory`, except those the operator's `overrides` folder also holds (same
+    relative path: `fr/formal_notice.html`), which win."""
+    loaders: list[BaseLoader] = [FileSystemLoader(overrides)] if overrides else []
     # StrictUndefined: a missing variable fails the render (and the activity) instead of sending a
     # reminder with a hole in it. HTML templates are escaped: customer-supplied names end up in them.
     return Environment(
-        loader=FileSystemLoader(directory),
+        loader=ChoiceLoader([*loaders, FileSystemLoader(directory)]),
         undefined=StrictUndefined,
         autoescape=select_autoescape(["html"]),
         keep_trailing_newline=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def channel_overrides(template_dir: Path | None, channel_package: Path) -> Path | None:
+    """The operator's folder for one channel: `<template_dir>/<email|sms|letters>`, named like the
+    package whose `templates` folder it overrides."""
+    return template_dir / channel_package.name if template_dir else None
+
+
+@dataclass(frozen=True)
+class PenaltySegment:
+    """One line of the computation: a period at one rate on one principal (semester or payment split)."""
+
+    first_day: str
+    last_day: str
+    days: int
+    principal: str
+    rate_percent: str
+    interest: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,7 @@ class Penalties:
     indemnity: str
     since: str
     total_claimed: str | None
+    segments: tuple[PenaltySegment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,9 @@ def build_context(request: MessageRequest, creditor: Creditor) -> Context:
 
     def day(value: date) -> str:
         return str(format_date(value, "long", locale=locale))
+
+    def place_and_date(value: date) -> str:
+        return f"{creditor.city}, le {day(value)}" if language == "fr" else f"{creditor.city}, {day(value)}"
 
     notes: list[str] = []
     penalties = None
@@ -93,9 +120,15 @@ def build_context(request: MessageRequest, creditor: Creditor) -> Context:
         "partially_paid": request.paid + request.credited > 0,
         "days_overdue": request.days_overdue,
         "customer": request.customer,
+        "customer_siren": siren.format(request.customer.siren) if request.customer.siren else None,
+        "order_reference": request.order_reference,
         "is_business": is_business,
         "payment_reference": iso11649.format(reference) if reference else request.invoice_id,
         "creditor": creditor,
+        "creditor_siren": siren.format(creditor.siren),
+        "place_and_date": place_and_date(request.as_of),
+        # The PDF's creation date: the letter's own date, so that a retried render gives the same bytes.
+        "document_date": request.as_of.isoformat(),
         "penalties": penalties,
         # In the ladder's order of escalation, so that messages list them as a person would.
         "reached_by": [c.value for c in REACHED_ORDER if c in request.reached_by],
@@ -116,6 +149,21 @@ def _penalties(
     except MissingRate as err:
         # Never guess a legal rate: state the legal basis without an amount and tell a person.
         return Penalties(None, None, indemnity, since, None), f"penalties not quantified: {err}"
-    rate_text = str(format_decimal(rate, "#,##0.00", locale=locale)) + " %"
+
+    def percent(value: Decimal) -> str:
+        return str(format_decimal(value, "#,##0.00", locale=locale)) + " %"
+
+    segments = tuple(
+        PenaltySegment(
+            first_day=day(s.first_day),
+            last_day=day(s.last_day),
+            days=s.days,
+            principal=money(s.principal),
+            rate_percent=percent(s.rate_percent),
+            interest=money(to_cents(s.interest)),
+        )
+        for s in computed.segments
+    )
     total = request.balance + computed.total
-    return Penalties(rate_text, money(computed.interest), indemnity, since, money(total)), None
+    penalties = Penalties(percent(rate), money(computed.interest), indemnity, since, money(total), segments)
+    return penalties, None

@@ -9,6 +9,11 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+def _optional_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
 @dataclass(frozen=True)
 class TemporalSettings:
     address: str = field(default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233"))
@@ -21,13 +26,20 @@ class Creditor:
     """Who is owed: printed on every reminder, required on a formal notice (fr-late-payment-law §5)."""
 
     name: str = field(default_factory=lambda: _env("DUNNING_CREDITOR_NAME", "Exemple Services SAS"))
+    legal_form: str = field(default_factory=lambda: _env("DUNNING_CREDITOR_LEGAL_FORM", "SAS au capital de 10 000 €"))
     siren: str = field(default_factory=lambda: _env("DUNNING_CREDITOR_SIREN", "732829320"))
+    rcs: str = field(default_factory=lambda: _env("DUNNING_CREDITOR_RCS", "RCS Paris 732 829 320"))
     address: str = field(default_factory=lambda: _env("DUNNING_CREDITOR_ADDRESS", "10 rue de la Paix, 75002 Paris"))
     iban: str = field(default_factory=lambda: _env("DUNNING_CREDITOR_IBAN", "FR7630003036200002026123456"))
     contact_email: str = field(
         default_factory=lambda: _env("DUNNING_CONTACT_EMAIL", "comptabilite@exemple-services.fr")
     )
     contact_phone: str = field(default_factory=lambda: _env("DUNNING_CONTACT_PHONE", "01 23 45 67 89"))
+    # The place on a letter's date line ("Paris, le 4 février 2026").
+    city: str = field(default_factory=lambda: _env("DUNNING_CREDITOR_CITY", "Paris"))
+    # Who signs the letters: a formal notice names a person with authority, not a department.
+    signatory_name: str = field(default_factory=lambda: _env("DUNNING_SIGNATORY_NAME", "Claire Lemaire"))
+    signatory_role: str = field(default_factory=lambda: _env("DUNNING_SIGNATORY_ROLE", "Responsable du recouvrement"))
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,8 @@ class ChannelSettings:
     creditor: "Creditor" = field(default_factory=lambda: Creditor())
     postal: PostalSettings = field(default_factory=lambda: PostalSettings())
     var_dir: Path = field(default_factory=lambda: Path(_env("DUNNING_VAR_DIR", "var")))
+    # Templates of the operator's own that override the packaged ones (README, "Templates").
+    template_dir: Path | None = field(default_factory=lambda: _optional_path("DUNNING_TEMPLATE_DIR"))
 
     @property
     def ledger_path(self) -> Path:

@@ -36,6 +36,7 @@ from starter.importer import (
 )
 from starter.reconcile import AlreadySettled, assign_line, import_bank_file, journal_path
 from starter.store import IngressStore
+from starter.templates_cli import templates_app
 
 app = typer.Typer(help="Invoice dunning: ingress of billing events and bank statements.", no_args_is_help=True)
 events_app = typer.Typer(help="Billing events.", no_args_is_help=True)
@@ -44,6 +45,7 @@ bank_app = typer.Typer(help="Bank statements and the unmatched queue.", no_args_
 app.add_typer(events_app, name="events")
 app.add_typer(invoices_app, name="invoices")
 app.add_typer(bank_app, name="bank")
+app.add_typer(templates_app, name="templates")
 
 console = Console()
 errors = Console(stderr=True)

@@ -48,6 +48,7 @@ class FakeSendGrid:
                         "subject": body["subject"],
                         "to": body["personalizations"][0]["to"][0]["email"],
                         "text": next(c["value"] for c in body["content"] if c["type"] == "text/plain"),
+                        "attachments": body.get("attachments", []),
                         "answer": answer,
                     }
                 )

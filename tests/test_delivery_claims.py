@@ -17,6 +17,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.case_file import CaseFile
 from activities.email import EmailActivities
 from activities.email.adapters import OutboxEmail, SendGridEmail
 from activities.ledger import SentLedger
@@ -82,7 +83,7 @@ def sms_attempt(ledger: SentLedger, root: Path) -> Delivery:
 
 
 def letter_attempt(ledger: SentLedger, root: Path) -> Delivery:
-    activities = LetterActivities(ledger, OutboxLetters(root), Creditor())
+    activities = LetterActivities(ledger, OutboxLetters(root), Creditor(), CaseFile(root.parent / "cases"))
     request = message("level2_registered_letter", Channel.REGISTERED_LETTER)
     return ActivityEnvironment().run(activities.send_registered_letter, request)
 

@@ -14,6 +14,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.case_file import CaseFile
 from activities.delivery import InDoubtDeliveryError, PermanentDeliveryError, TransientDeliveryError, deliver_once
 from activities.ledger import SentLedger
 from activities.letters.merci_facteur import TOKEN_MARGIN, PostalMode
@@ -184,6 +185,7 @@ def test_a_retry_after_an_answer_lost_reports_unconfirmed_and_posts_nothing_more
     fake: FakeMerciFacteur, tmp_path: Path
 ) -> None:
     ledger = SentLedger(tmp_path / "ledger.sqlite3")
+    case_file = CaseFile(tmp_path / "cases")
     adapter = merci_facteur(fake.url, timeout=0.5)
     request = request_for(tmp_path)
 
@@ -193,11 +195,11 @@ def test_a_retry_after_an_answer_lost_reports_unconfirmed_and_posts_nothing_more
     fake.send_script.append("hang")
     env = ActivityEnvironment()
     with pytest.raises(ApplicationError) as first:
-        env.run(deliver_once, ledger, request, render, adapter)
+        env.run(deliver_once, ledger, request, render, adapter, case_file)
     assert first.value.type == "InDoubtDeliveryError"
     fake.release()
 
-    second = env.run(deliver_once, ledger, request, render, adapter)
+    second = env.run(deliver_once, ledger, request, render, adapter, case_file)
 
     assert second.status is DeliveryStatus.UNCONFIRMED
     assert len(fake.letters) == 1

@@ -4,23 +4,29 @@ from pathlib import Path
 
 from temporalio import activity
 
+from activities.case_file import CaseFile
 from activities.delivery import ChannelAdapter, deliver_once
-from activities.email.adapters import Email
+from activities.email.adapters import Email, PdfAttachment
 from activities.ledger import SentLedger
-from activities.rendering import build_context, template_environment
+from activities.letters.documents import INVOICE_COPY, LetterRenderer
+from activities.rendering import build_context, channel_overrides, template_environment
 from domain.delivery import Delivery, MessageRequest
+from domain.ladder import INVOICE_RESEND
 from dunning.contract import ActivityName
 from dunning.settings import Creditor
 
-TEMPLATES = Path(__file__).parent / "templates"
+PACKAGE = Path(__file__).parent
+TEMPLATES = PACKAGE / "templates"
+ATTACHMENT_NAMES = {"fr": "copie-facture-{}.pdf", "en": "invoice-copy-{}.pdf"}
 
 
-class EmailActivities:
-    def __init__(self, ledger: SentLedger, adapter: ChannelAdapter[Email], creditor: Creditor) -> None:
-        self._ledger = ledger
-        self._adapter = adapter
+class EmailRenderer:
+    """A step's e-mail (and its attachment) for a request; no provider, no ledger (see `dunning templates`)."""
+
+    def __init__(self, creditor: Creditor, template_dir: Path | None = None) -> None:
         self._creditor = creditor
-        self._templates = template_environment(TEMPLATES)
+        self._templates = template_environment(TEMPLATES, channel_overrides(template_dir, PACKAGE))
+        self._documents = LetterRenderer(creditor, template_dir)
 
     def render(self, request: MessageRequest) -> Email:
         context = build_context(request, self._creditor)
@@ -39,8 +45,31 @@ class EmailActivities:
                 "message_id": request.message_id,
             },
             notes=context.notes,
+            attachment=self._attachment(request),
         )
+
+    def _attachment(self, request: MessageRequest) -> PdfAttachment | None:
+        # The customer said the invoice never arrived: the resend carries a copy of it.
+        if request.step != INVOICE_RESEND:
+            return None
+        name = ATTACHMENT_NAMES[request.customer.language].format(request.invoice_id.replace("/", "-"))
+        return PdfAttachment(filename=name, content=self._documents.pdf(request, INVOICE_COPY))
+
+
+class EmailActivities:
+    def __init__(
+        self,
+        ledger: SentLedger,
+        adapter: ChannelAdapter[Email],
+        creditor: Creditor,
+        case_file: CaseFile | None = None,
+        template_dir: Path | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._adapter = adapter
+        self._case_file = case_file
+        self.render = EmailRenderer(creditor, template_dir).render
 
     @activity.defn(name=ActivityName.SEND_EMAIL)
     def send_email(self, request: MessageRequest) -> Delivery:
-        return deliver_once(self._ledger, request, self.render, self._adapter)
+        return deliver_once(self._ledger, request, self.render, self._adapter, self._case_file)

@@ -1,5 +1,6 @@
 """E-mail adapters: SendGrid v3 Mail Send (real) and the local outbox, one contract."""
 
+import base64
 import html
 import http.client
 import urllib.error
@@ -8,12 +9,18 @@ from pathlib import Path
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, From, Mail, To
+from sendgrid.helpers.mail import Attachment, CustomArg, Disposition, FileContent, FileName, FileType, From, Mail, To
 
 from activities.delivery import InDoubtDeliveryError, PermanentDeliveryError, Receipt, TransientDeliveryError
 from activities.outbox import Outbox
 
 HTTP_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class PdfAttachment:
+    filename: str
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,19 @@ class Email:
     # Tracking fields SendGrid keeps long-term and cannot erase: opaque ids only, never personal data.
     custom_args: dict[str, str]
     notes: tuple[str, ...] = field(default=())
+    attachment: PdfAttachment | None = None
+
+    @property
+    def sent_to(self) -> str:
+        return self.to_email
+
+    @property
+    def sent_content(self) -> bytes:
+        return self.text.encode()
+
+    @property
+    def document(self) -> bytes | None:
+        return self.attachment.content if self.attachment else None
 
     @property
     def html(self) -> str:
@@ -54,6 +74,15 @@ class SendGridEmail:
         )
         for key, value in message.custom_args.items():
             mail.add_custom_arg(CustomArg(key, value))
+        if message.attachment:
+            mail.add_attachment(
+                Attachment(
+                    FileContent(base64.b64encode(message.attachment.content).decode("ascii")),
+                    FileName(message.attachment.filename),
+                    FileType("application/pdf"),
+                    Disposition("attachment"),
+                )
+            )
         client = SendGridAPIClient(api_key=self._api_key, host=self._host)
         # The library sets no timeout: without one a stuck connection would hold the activity slot.
         client.client.timeout = self._timeout
@@ -92,6 +121,7 @@ class OutboxEmail:
                 "subject": message.subject,
                 "custom_args": message.custom_args,
             },
-            {"body.txt": message.text, "body.html": message.html},
+            {"body.txt": message.text, "body.html": message.html}
+            | ({message.attachment.filename: message.attachment.content} if message.attachment else {}),
         )
         return Receipt(provider=self.name, provider_message_id=message.message_id)

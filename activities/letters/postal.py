@@ -28,13 +28,27 @@ class Letter:
     recipient: str
     address: PostalAddress
     html: str
+    # What is printed and posted (or sent as an LRE); the case file keeps the same bytes.
+    pdf: bytes
     # The recipient's e-mail, for an electronic registered letter (LRE) where one is allowed.
     email: str
     # A business may get an LRE; a consumer only after consenting to electronic delivery (CPCE L100).
     electronic_allowed: bool
     registered: bool = True
     notes: tuple[str, ...] = field(default=())
-    pdf: bytes = b""
+
+    @property
+    def sent_to(self) -> str:
+        a = self.address
+        return ", ".join([self.recipient, *a.lines, f"{a.postcode} {a.city}", a.country])
+
+    @property
+    def sent_content(self) -> bytes:
+        return self.pdf
+
+    @property
+    def document(self) -> bytes:
+        return self.pdf
 
 
 @dataclass(frozen=True)
@@ -97,7 +111,7 @@ class OutboxLetters:
                 "address": message.address.model_dump(),
                 "registered": message.registered,
             },
-            {"letter.html": message.html},
+            {"letter.html": message.html, "letter.pdf": message.pdf},
         )
         return Receipt(provider=self.name, provider_message_id=message.message_id)
 

@@ -6,7 +6,7 @@ in behind the same `ChannelAdapter[Dossier]`.
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,22 @@ class Dossier:
     summary: str
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def sent_to(self) -> str:
+        return "litigation hand-over"
+
+    @property
+    def sent_content(self) -> bytes:
+        return self.dossier_json.encode()
+
+    @property
+    def document(self) -> None:
+        return None
+
+    @property
+    def dossier_json(self) -> str:
+        return json.dumps(self.content, indent=2, ensure_ascii=False, default=str)
+
 
 class OutboxLitigation:
     name = "outbox"
@@ -40,7 +56,7 @@ class OutboxLitigation:
             message.message_id,
             {"message_id": message.message_id, "invoice_id": message.content["invoice"]["invoice_id"]},
             {
-                "dossier.json": json.dumps(message.content, indent=2, ensure_ascii=False, default=str),
+                "dossier.json": message.dossier_json,
                 "summary.txt": message.summary,
             },
         )
@@ -78,7 +94,7 @@ class LitigationActivities:
                 "balance": request.balance,
                 "payments": [p.model_dump(mode="json") for p in request.payments],
             },
-            "penalties": penalties.__dict__ if penalties else None,
+            "penalties": asdict(penalties) if penalties else None,
             "as_of": request.as_of,
             "trail": [a.model_dump(mode="json") for a in handover.actions],
         }

@@ -9,12 +9,13 @@ from temporalio import activity
 from activities.delivery import ChannelAdapter, Receipt, deliver_once
 from activities.ledger import SentLedger
 from activities.outbox import Outbox
-from activities.rendering import build_context, template_environment
+from activities.rendering import build_context, channel_overrides, template_environment
 from domain.delivery import Delivery, MessageRequest
 from dunning.contract import ActivityName
 from dunning.settings import Creditor
 
-TEMPLATES = Path(__file__).parent / "templates"
+PACKAGE = Path(__file__).parent
+TEMPLATES = PACKAGE / "templates"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,18 @@ class Sms:
     to: str
     text: str
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def sent_to(self) -> str:
+        return self.to
+
+    @property
+    def sent_content(self) -> bytes:
+        return self.text.encode()
+
+    @property
+    def document(self) -> None:
+        return None
 
 
 class OutboxSms:
@@ -40,12 +53,10 @@ class OutboxSms:
         return Receipt(provider=self.name, provider_message_id=message.message_id)
 
 
-class SmsActivities:
-    def __init__(self, ledger: SentLedger, adapter: ChannelAdapter[Sms], creditor: Creditor) -> None:
-        self._ledger = ledger
-        self._adapter = adapter
+class SmsRenderer:
+    def __init__(self, creditor: Creditor, template_dir: Path | None = None) -> None:
         self._creditor = creditor
-        self._templates = template_environment(TEMPLATES)
+        self._templates = template_environment(TEMPLATES, channel_overrides(template_dir, PACKAGE))
 
     def render(self, request: MessageRequest) -> Sms:
         if request.customer.phone is None:
@@ -54,6 +65,15 @@ class SmsActivities:
         template = self._templates.get_template(f"{request.customer.language}/{request.step}.txt")
         text = " ".join(template.render(m=context.values).split())
         return Sms(message_id=request.message_id, to=request.customer.phone, text=text, notes=context.notes)
+
+
+class SmsActivities:
+    def __init__(
+        self, ledger: SentLedger, adapter: ChannelAdapter[Sms], creditor: Creditor, template_dir: Path | None = None
+    ) -> None:
+        self._ledger = ledger
+        self._adapter = adapter
+        self.render = SmsRenderer(creditor, template_dir).render
 
     @activity.defn(name=ActivityName.SEND_SMS)
     def send_sms(self, request: MessageRequest) -> Delivery:

@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from domain.calendar import PARIS, send_slot, start_of_day_utc
+from domain.calls import script_for
 from domain.models import InvoiceInput, Stage
 from dunning import search_attributes as sa
 from dunning.settings import ChannelSettings, TemporalSettings
@@ -106,7 +107,9 @@ async def test_cases_by_stage_and_customer_and_open_calls(dev: WorkflowEnvironme
         "customer_id": customer,
         "step": "level3_call",
         "stage": "formal_notice",
+        "script": list(script_for("level3_call")),
     } in calls
+    assert any("formal notice" in line for line in script_for("level3_call"))
     assert all(call["invoice_id"] != scheduled.invoice_id for call in calls)
 
     # The CLI reads the same (in a thread: it runs its own event loop).
