@@ -79,14 +79,14 @@ class TwilioSms:
             account_sid, auth_token, http_client=http_client or TwilioHttpClient(timeout=HTTP_TIMEOUT_SECONDS)
         )
 
-    def status_callback(self, message: Sms) -> str:
+    def _status_callback(self, message: Sms) -> str:
         query = urlencode({"ref": self._refs.ref(message.workflow_id), "message": message.message_id})
         return f"{self._callback}?{query}"
 
     def send(self, message: Sms) -> Receipt:
         try:
             created = self._client.messages.create(
-                to=message.to, from_=self._sender, body=message.text, status_callback=self.status_callback(message)
+                to=message.to, from_=self._sender, body=message.text, status_callback=self._status_callback(message)
             )
         except (TwilioRestException, TwilioServiceException) as err:
             if err.status == 429 or err.status >= 500:
