@@ -182,7 +182,7 @@ def _sendgrid_event(
     try:
         workflow_id = refs.workflow_id(str(item.get(CASE_REF_ARG, "")))
         # `status` is the SMTP code of a bounce (5.1.1); SendGrid's `reason` may quote the address.
-        detail = " ".join(str(part) for part in ("sendgrid", item["event"], item.get("status")) if part)
+        detail = " ".join(str(part) for part in ("sendgrid", item["event"], item.get("status")) if part)[:500]
         event = MessageEvent(
             event_id=item["sg_event_id"],
             message_id=item["message_id"],
