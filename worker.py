@@ -23,10 +23,11 @@ from activities.letters.merci_facteur import MerciFacteurLetters, PostalMode
 from activities.letters.postal import OutboxLetters, PostalAdapter
 from activities.letters.tracking import LetterTracker
 from activities.litigation import LitigationActivities, OutboxLitigation
-from activities.sms import OutboxSms, SmsActivities
+from activities.sms import OutboxSms, SmsActivities, TwilioSms
 from dunning import search_attributes
 from dunning.client import connect
 from dunning.settings import ChannelSettings, TemporalSettings
+from dunning.tracking_ref import KEY_VARIABLE, TrackingRefs, new_key
 from workflows.invoice_dunning import InvoiceDunning
 
 # Activities are synchronous (the SendGrid client is urllib): they run in a pool as large as the number
@@ -42,13 +43,53 @@ SANDBOX = SandboxedWorkflowRunner(
 )
 
 
+class SettingsError(ValueError):
+    """A provider configured without what it needs, or a setting that is not valid: no start."""
+
+
+def tracking_refs(settings: ChannelSettings) -> TrackingRefs:
+    providers = [
+        name
+        for name, value in (
+            ("SENDGRID_API_KEY", settings.sendgrid_api_key),
+            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+        )
+        if value
+    ]
+    if settings.tracking_key:
+        try:
+            return TrackingRefs(settings.tracking_key)
+        except ValueError as error:
+            raise SettingsError(str(error)) from error
+    if providers:
+        raise SettingsError(
+            f"{KEY_VARIABLE} is not set but {' and '.join(providers)} is: set it (the same value for the ingress"
+            " API) to `python -c 'from dunning.tracking_ref import new_key; print(new_key())'`"
+        )
+    # Only the outbox: nothing will ever be reported back, so a key of this process alone is enough.
+    return TrackingRefs(new_key())
+
+
+def sms_adapter(settings: ChannelSettings, refs: TrackingRefs) -> TwilioSms | OutboxSms:
+    if not settings.twilio_account_sid:
+        return OutboxSms(settings.outbox_dir)
+    token, sender, base_url = settings.twilio_auth_token, settings.twilio_from, settings.webhook_base_url
+    if not (token and sender and base_url):
+        required = {"TWILIO_AUTH_TOKEN": token, "TWILIO_FROM": sender, "DUNNING_WEBHOOK_BASE_URL": base_url}
+        missing = ", ".join(name for name, value in required.items() if not value)
+        raise SettingsError(f"TWILIO_ACCOUNT_SID is set but not {missing}")
+    return TwilioSms(settings.twilio_account_sid, token, sender, base_url, refs)
+
+
 def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
+    refs = tracking_refs(settings)
+    sms = sms_adapter(settings, refs)
     ledger = SentLedger(settings.ledger_path)
     creditor = settings.creditor
     email_adapter: SendGridEmail | OutboxEmail
     if settings.sendgrid_api_key:
         email_adapter = SendGridEmail(
-            settings.sendgrid_api_key, settings.sendgrid_api_host, settings.from_email, creditor.name
+            settings.sendgrid_api_key, settings.sendgrid_api_host, settings.from_email, creditor.name, refs
         )
     else:
         email_adapter = OutboxEmail(settings.outbox_dir)
@@ -70,7 +111,7 @@ def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
     templates = settings.template_dir
     return [
         EmailActivities(ledger, email_adapter, creditor, case_file, templates).send_email,
-        SmsActivities(ledger, OutboxSms(settings.outbox_dir), creditor, templates).send_sms,
+        SmsActivities(ledger, sms, creditor, templates).send_sms,
         LetterActivities(ledger, postal_adapter, creditor, case_file, templates).send_registered_letter,
         LetterTracker(postal_adapter, case_file).track_letter,
         LitigationActivities(ledger, OutboxLitigation(settings.outbox_dir), creditor).hand_over_to_litigation,
@@ -107,8 +148,12 @@ async def main() -> None:
         raise SystemExit(f"worker not started: {error}") from error
     if added:
         logging.info("registered search attributes %s", ", ".join(added))
+    try:
+        activities = build_activities(ChannelSettings())
+    except SettingsError as error:
+        raise SystemExit(f"worker not started: {error}") from error
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
-        worker = build_worker(client, temporal.task_queue, build_activities(ChannelSettings()), executor)
+        worker = build_worker(client, temporal.task_queue, activities, executor)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

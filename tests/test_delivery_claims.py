@@ -30,6 +30,7 @@ from domain.delivery import Delivery, DeliveryStatus, HandoverRequest, MessageRe
 from domain.ladder import Channel
 from domain.models import Customer
 from dunning.settings import Creditor
+from dunning.tracking_ref import TrackingRefs, new_key
 from tests.fake_sendgrid import FakeSendGrid
 
 CUSTOMER = Customer.model_validate(
@@ -95,7 +96,9 @@ def litigation_attempt(ledger: SentLedger, root: Path) -> Delivery:
 
 
 def sendgrid_attempt(ledger: SentLedger, url: str, timeout: float = 10.0) -> Delivery:
-    adapter = SendGridEmail("SG.test-key", url, "relances@exemple.fr", "Exemple", timeout=timeout)
+    adapter = SendGridEmail(
+        "SG.test-key", url, "relances@exemple.fr", "Exemple", TrackingRefs(new_key()), timeout=timeout
+    )
     activities = EmailActivities(ledger, adapter, Creditor())
     return ActivityEnvironment().run(activities.send_email, message("level2_email", Channel.EMAIL))
 

@@ -20,7 +20,7 @@ from domain.case import CaseState
 from domain.ladder import Channel, current_version
 from domain.models import ActionStatus, Outcome, PaymentReceived
 from dunning.settings import Creditor
-from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
+from tests.conftest import TRACKING_KEY, Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
 from workflows.invoice_dunning import InvoiceDunning
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +38,7 @@ async def test_worker_killed_mid_send_resumes_without_a_duplicate_email(harness:
         "DUNNING_TASK_QUEUE": harness.task_queue,
         "SENDGRID_API_KEY": "SG.test-key",
         "SENDGRID_API_HOST": harness.sendgrid.url,
+        "DUNNING_TRACKING_KEY": TRACKING_KEY,
         "DUNNING_VAR_DIR": str(harness.settings.var_dir),
         # The test server does not notice a dead worker's open polls nor its sticky queue (a real
         # server sees the closed connection): with its one activity slot busy with the hanging send
@@ -116,7 +117,7 @@ async def test_provider_4xx_is_not_retried_and_the_ladder_goes_on(harness: Harne
 def test_a_retry_after_the_provider_accepted_does_not_send_again(harness: Harness, tmp_path: Path) -> None:
     # The attempt that sent died before Temporal heard of it; the next attempt finds the ledger entry.
     ledger = SentLedger(tmp_path / "ledger.sqlite3")
-    adapter = SendGridEmail("SG.test-key", harness.sendgrid.url, "relances@exemple.fr", "Exemple")
+    adapter = SendGridEmail("SG.test-key", harness.sendgrid.url, "relances@exemple.fr", "Exemple", harness.refs)
     activities = EmailActivities(ledger, adapter, Creditor())
     case = CaseState.open(make_invoice(date(2027, 3, 1)), current_version())
     request = case.message(case.schedule()[0], "preventive_email", Channel.EMAIL, "invoice-X")

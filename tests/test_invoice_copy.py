@@ -19,7 +19,8 @@ from activities.sms import OutboxSms, SmsActivities
 from domain.delivery import MessageRequest
 from domain.ladder import Channel
 from domain.models import CallLogged
-from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
+from dunning.tracking_ref import TrackingRefs
+from tests.conftest import TRACKING_KEY, Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
 from tests.fake_sendgrid import FakeSendGrid
 from tests.pdf_reading import pdf_text
 from tests.test_letters import CREDITOR, notice_request
@@ -77,7 +78,7 @@ def test_the_resend_email_attaches_the_copy_and_asks_for_acknowledgement(
     tmp_path: Path, sendgrid: FakeSendGrid
 ) -> None:
     case_file = CaseFile(tmp_path / "cases")
-    adapter = SendGridEmail("SG.test-key", sendgrid.url, "relances@exemple.fr", "Exemple")
+    adapter = SendGridEmail("SG.test-key", sendgrid.url, "relances@exemple.fr", "Exemple", TrackingRefs(TRACKING_KEY))
     emails = EmailActivities(SentLedger(tmp_path / "l.sqlite3"), adapter, CREDITOR, case_file)
     request = resend_request()
     delivery = ActivityEnvironment().run(emails.send_email, request)

@@ -44,8 +44,9 @@ async def test_unpaid_invoice_walks_the_whole_ladder_to_litigation(harness: Harn
     # Exactly one e-mail per e-mail step reached the provider, with opaque tracking fields.
     assert harness.sendgrid.steps() == [s.name for s in STANDARD if s.channel == "email"]
     for request in harness.sendgrid.requests:
-        assert set(request["custom_args"]) == {"workflow_id", "step", "message_id"}
-        assert request["custom_args"]["workflow_id"] == f"invoice-{invoice.invoice_id}"
+        assert set(request["custom_args"]) == {"case_ref", "step", "message_id"}
+        assert invoice.invoice_id not in request["custom_args"]["case_ref"]
+        assert harness.refs.workflow_id(request["custom_args"]["case_ref"]) == f"invoice-{invoice.invoice_id}"
         assert request["authorization"] == "Bearer SG.test-key"
     assert len(harness.outbox("sms")) == 1
     assert len(harness.outbox("letters")) == 2

@@ -34,13 +34,13 @@ class EmailRenderer:
         module = template.make_module({"m": context.values})
         return Email(
             message_id=request.message_id,
+            workflow_id=request.workflow_id,
             to_email=str(request.customer.email),
             to_name=request.customer.name,
             # Each template exports `subject` with {% set %}; jinja2's stubs cannot know it.
             subject=str(module.subject).strip(),  # type: ignore[attr-defined]
             text=str(module).strip() + "\n",
             custom_args={
-                "workflow_id": request.workflow_id,
                 "step": request.step,
                 "message_id": request.message_id,
             },

@@ -13,6 +13,7 @@ from sendgrid.helpers.mail import Attachment, CustomArg, Disposition, FileConten
 
 from activities.delivery import InDoubtDeliveryError, PermanentDeliveryError, Receipt, TransientDeliveryError
 from activities.outbox import Outbox
+from dunning.tracking_ref import CASE_REF_ARG, TrackingRefs
 
 HTTP_TIMEOUT_SECONDS = 10.0
 
@@ -26,6 +27,8 @@ class PdfAttachment:
 @dataclass(frozen=True)
 class Email:
     message_id: str
+    # Ours only: SendGrid gets the opaque case reference instead (it keeps custom args forever).
+    workflow_id: str
     to_email: str
     to_name: str
     subject: str
@@ -57,9 +60,16 @@ class SendGridEmail:
     name = "sendgrid"
 
     def __init__(
-        self, api_key: str, host: str, from_email: str, from_name: str, timeout: float = HTTP_TIMEOUT_SECONDS
+        self,
+        api_key: str,
+        host: str,
+        from_email: str,
+        from_name: str,
+        refs: TrackingRefs,
+        timeout: float = HTTP_TIMEOUT_SECONDS,
     ) -> None:
         self._api_key = api_key
+        self._refs = refs
         self._host = host.rstrip("/")
         self._from = From(from_email, from_name)
         self._timeout = timeout
@@ -83,6 +93,8 @@ class SendGridEmail:
                     Disposition("attachment"),
                 )
             )
+        # Comes back in every event: how the ingress finds the case (starter/webhooks.py).
+        mail.add_custom_arg(CustomArg(CASE_REF_ARG, self._refs.ref(message.workflow_id)))
         client = SendGridAPIClient(api_key=self._api_key, host=self._host)
         # The library sets no timeout: without one a stuck connection would hold the activity slot.
         client.client.timeout = self._timeout

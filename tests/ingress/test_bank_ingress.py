@@ -18,7 +18,7 @@ from starter.bank import BankFileRejected, Journal
 from starter.dispatch import Dispatcher
 from starter.importer import import_items, parse_invoice_jsonl
 from starter.reconcile import import_bank_file, open_invoices
-from tests.conftest import Harness, close_case, make_invoice, start_dev_server
+from tests.conftest import TRACKING_KEY, Harness, close_case, make_invoice, start_dev_server
 from tests.fake_sendgrid import FakeSendGrid
 from tests.ingress.conftest import FIXTURES, created, event, invoke, status_of
 from workflows.invoice_dunning import InvoiceDunning
@@ -30,7 +30,12 @@ ZERO = Decimal("0.00")
 async def harness(sendgrid: FakeSendGrid, tmp_path: Path) -> AsyncIterator[Harness]:
     """A dev server per test: the samples' invoice ids are fixed, and a closed case's id is never reused."""
     env = await start_dev_server()
-    settings = ChannelSettings(sendgrid_api_key="SG.test-key", sendgrid_api_host=sendgrid.url, var_dir=tmp_path / "var")
+    settings = ChannelSettings(
+        sendgrid_api_key="SG.test-key",
+        sendgrid_api_host=sendgrid.url,
+        tracking_key=TRACKING_KEY,
+        var_dir=tmp_path / "var",
+    )
     yield Harness(env, env.client, "tq-bank", sendgrid, settings)
     await env.shutdown()
 
