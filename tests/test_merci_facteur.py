@@ -38,6 +38,13 @@ def fake() -> Iterator[FakeMerciFacteur]:
     server.stop()
 
 
+@pytest.mark.parametrize("mode", list(PostalMode))
+def test_a_plain_letter_goes_as_ordinary_mail_whatever_the_mode(fake: FakeMerciFacteur, mode: PostalMode) -> None:
+    merci_facteur(fake.url, mode).send(make_letter(registered=False, electronic_allowed=True))
+    [letter] = fake.letters
+    assert letter["mode"] == "normal"
+
+
 def test_a_paper_letter_goes_as_lrare_with_its_pdf_and_only_an_opaque_reference(fake: FakeMerciFacteur) -> None:
     receipt = merci_facteur(fake.url).send(make_letter())
 

@@ -11,9 +11,10 @@ from temporalio import activity
 from activities.case_file import CaseFile
 from activities.delivery import ChannelAdapter, deliver_once
 from activities.ledger import SentLedger
-from activities.letters.documents import LetterRenderer, html_to_pdf
+from activities.letters.documents import INVOICE_COPY, LetterRenderer, html_to_pdf
 from activities.letters.postal import Letter
 from domain.delivery import Delivery, MessageRequest
+from domain.ladder import Channel
 from domain.models import CustomerKind
 from dunning.contract import ActivityName
 from dunning.settings import Creditor
@@ -37,7 +38,10 @@ class LetterActivities:
         address = request.customer.postal_address
         if address is None:
             raise ValueError(f"{request.message_id}: no postal address (the workflow skips letters without one)")
-        html, notes = self._renderer.html(request, request.step)
+        # A plain letter is the posted copy of an invoice (seed 002: "par courrier physique et
+        # électronique"); every other letter is a registered one, rendered from its step's template.
+        plain = request.channel is Channel.LETTER
+        html, notes = self._renderer.html(request, INVOICE_COPY if plain else request.step)
         return Letter(
             message_id=request.message_id,
             recipient=request.customer.name,
@@ -45,8 +49,9 @@ class LetterActivities:
             html=html,
             pdf=html_to_pdf(html),
             email=str(request.customer.email),
-            electronic_allowed=request.customer.kind is CustomerKind.BUSINESS
-            or request.customer.electronic_delivery_consent,
+            electronic_allowed=not plain
+            and (request.customer.kind is CustomerKind.BUSINESS or request.customer.electronic_delivery_consent),
+            registered=not plain,
             notes=notes,
         )
 

@@ -172,7 +172,7 @@ class MerciFacteurLetters:
         electronic = self._mode is PostalMode.ELECTRONIC and message.electronic_allowed and bool(message.email)
         form = {
             "idUser": str(self._user_id),
-            "modeEnvoi": "ere_otp_mail" if electronic else "lrare",
+            "modeEnvoi": ("ere_otp_mail" if electronic else "lrare") if message.registered else "normal",
             "adress": json.dumps(self._addresses(message, electronic), ensure_ascii=False),
             "content": json.dumps(
                 {
