@@ -9,22 +9,27 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.calendar import PARIS
-from domain.models import NextAction, Stage
+from domain.calls import script_for
+from domain.models import CallOutcome, NextAction, NonPaymentReason, Stage
 from dunning.client import connect
 from starter import cases
 from starter.api import IngressSettings, create_app
 from starter.bank import BankFileRejected, Journal, ReconciliationReport
-from starter.dispatch import Dispatcher
+from starter.call_log import CallLog, log_call
+from starter.dispatch import Dispatcher, Handled
+from starter.events import describe_errors
 from starter.importer import (
     DEFAULT_CONCURRENCY,
     ImportSummary,
@@ -45,6 +50,8 @@ bank_app = typer.Typer(help="Bank statements and the unmatched queue.", no_args_
 app.add_typer(events_app, name="events")
 app.add_typer(invoices_app, name="invoices")
 app.add_typer(bank_app, name="bank")
+calls_app = typer.Typer(help="Call tasks: the work waiting for a person.")
+app.add_typer(calls_app, name="calls")
 app.add_typer(templates_app, name="templates")
 
 console = Console()
@@ -368,17 +375,67 @@ def list_cases_command(
     console.print(table)
 
 
-@app.command("calls")
-def list_calls_command() -> None:
-    """Open call tasks waiting for a person."""
+@calls_app.callback(invoke_without_command=True)
+def list_calls_command(
+    ctx: typer.Context,
+    scripts: Annotated[bool, typer.Option("--scripts", help="print what to ask on each call")] = False,
+) -> None:
+    """Open call tasks waiting for a person; `dunning calls log` closes one."""
+    if ctx.invoked_subcommand is not None:
+        return
 
     async def work() -> list[cases.CallRow]:
         return await cases.list_calls(await connect(IngressSettings().temporal))
 
+    rows = _run(work())
     table = Table("invoice", "customer", "call", "stage", title="Open calls")
-    for row in _run(work()):
+    for row in rows:
         table.add_row(row.invoice_id, row.customer_id or "", row.step, row.stage or "")
     console.print(table)
+    for step in sorted({row.step for row in rows}) if scripts else []:
+        console.print(f"[bold]{step}[/]")
+        for line in script_for(step):
+            console.print(f"  - {line}", markup=False)
+
+
+@calls_app.command("log")
+def log_call_command(
+    step: str,
+    invoice_id: str,
+    outcome: Annotated[CallOutcome, typer.Option(help="what the call gave")],
+    note: Annotated[str | None, typer.Option()] = None,
+    promised_on: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="with --outcome promised: the date promised")
+    ] = None,
+    promised_amount: Annotated[str | None, typer.Option(help="with --promised-on: the amount promised")] = None,
+    reason: Annotated[NonPaymentReason | None, typer.Option(help="why it is unpaid")] = None,
+    contact: Annotated[str | None, typer.Option(help="the right person to talk to, if new")] = None,
+) -> None:
+    """Log a call made for STEP of INVOICE_ID and close its task (a promise date records a promise)."""
+    try:
+        log = CallLog(
+            outcome=outcome,
+            note=note,
+            promised_on=promised_on.date() if promised_on else None,
+            promised_amount=Decimal(promised_amount) if promised_amount else None,
+            reason=reason,
+            contact=contact,
+        )
+    except (ValidationError, ArithmeticError) as error:
+        errors.print(f"call not logged: {error}", markup=False)
+        raise typer.Exit(1) from error
+
+    async def work() -> tuple[str, Handled]:
+        async with _dispatcher() as dispatcher:
+            return await log_call(dispatcher, invoice_id, step, log)
+
+    try:
+        event_id, handled = _run(work())
+    except ValidationError as error:
+        errors.print("call not logged: " + "; ".join(describe_errors(error)), markup=False)
+        raise typer.Exit(1) from error
+    why = f": {handled.detail}" if handled.detail else ""
+    console.print(f"{step} on {invoice_id}: {handled.applied.value}{why} (event {event_id})", markup=False)
 
 
 @app.command("serve")
