@@ -17,8 +17,9 @@ from domain.tracking import MessageEvent, MessageEventKind
 from dunning.tracking_ref import TrackingRefs, new_key
 from starter.api import IngressSettings, create_app
 from starter.webhooks import WebhookSettings
-from tests.conftest import Harness, make_invoice
+from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
 from tests.ingress.webhook_signing import SendGridSigner, message_events, twilio_headers
+from workflows.invoice_dunning import InvoiceDunning
 
 AUTH_TOKEN = "twilio-auth-token"
 BASE_URL = "https://dunning.example.test"
@@ -225,3 +226,34 @@ async def test_webhooks_without_their_settings_answer_503_naming_them(
     assert sendgrid.status_code == twilio.status_code == 503
     assert "SENDGRID_WEBHOOK_PUBLIC_KEY" in sendgrid.json()["detail"]
     assert "TWILIO_AUTH_TOKEN" in twilio.json()["detail"]
+
+
+async def test_a_signed_bounce_sends_the_next_email_step_by_sms_and_opens_a_task(
+    harness: Harness, hooks: httpx.AsyncClient, signer: SendGridSigner
+) -> None:
+    due = clear_due_date(await harness.today() + timedelta(days=30))
+    async with harness.worker():
+        handle = await harness.start(make_invoice(due))
+        await advance_to(harness, at_step(due, -15))
+        [preventive] = harness.sendgrid.requests
+        args = preventive["custom_args"]
+        bounce = sendgrid_event(
+            args["case_ref"], "bounce", "ev-bounce-1", message_id=args["message_id"], status="5.1.1"
+        )
+        response = await post_sendgrid(hooks, signer, [bounce])
+        bounced = await handle.query(InvoiceDunning.status)
+        await advance_to(harness, at_step(due, 1))
+        later = await handle.query(InvoiceDunning.status)
+        await close_case(handle)
+    assert response.json()["signalled"] == 1
+    assert "email_bounced" in bounced.open_calls
+    assert bounced.unusable_channels == ["email"]
+    [message] = [m for m in bounced.messages if m.message_id == message_id]
+    assert message.delivery == "bounced"
+    # No e-mail after the bounce: level 1 went by SMS, saying the same as its e-mail would.
+    assert harness.sendgrid.steps() == ["preventive_email"]
+    level1 = [a for a in later.actions if a.step == "level1_email"]
+    assert [(a.channel, a.status) for a in level1] == [("sms", "sent")]
+    assert level1[0].detail is not None
+    assert level1[0].detail.startswith("by SMS: the e-mail address bounced")
+    assert any(s["to"] == "+33612345678" for s in harness.outbox("sms"))
