@@ -237,9 +237,8 @@ async def test_a_signed_bounce_sends_the_next_email_step_by_sms_and_opens_a_task
         await advance_to(harness, at_step(due, -15))
         [preventive] = harness.sendgrid.requests
         args = preventive["custom_args"]
-        bounce = sendgrid_event(
-            args["case_ref"], "bounce", "ev-bounce-1", message_id=args["message_id"], status="5.1.1"
-        )
+        ref, message_id = args["case_ref"], args["message_id"]
+        bounce = sendgrid_event(ref, "bounce", "ev-bounce-1", message_id=message_id, status="5.1.1")
         response = await post_sendgrid(hooks, signer, [bounce])
         bounced = await handle.query(InvoiceDunning.status)
         await advance_to(harness, at_step(due, 1))
