@@ -314,9 +314,29 @@ def status(invoice_id: str) -> None:
             ),
             ("open calls", ", ".join(case.open_calls) or "none"),
             ("outcome", case.outcome.value if case.outcome else "open"),
+            ("contact", case.contact or "none noted"),
+            ("unusable", ", ".join(case.unusable_channels) or "none"),
         ):
             head.add_row(label, value)
+        if case.sending is not None:
+            # The provider is failing and being retried: an outage is visible here, not only in the UI.
+            head.add_row("sending", f"{case.sending.step} since {_paris(case.sending.at)} Paris (retrying)")
         console.print(head)
+        messages = Table(
+            "sent (Paris)", "step", "channel", "provider id", "delivery", "proofs", "sha256", title="Messages"
+        )
+        for m in case.messages:
+            delivery = m.letter_outcome.value if m.letter_outcome else (m.delivery or m.status.value)
+            messages.add_row(
+                _paris(m.sent_at),
+                m.step,
+                m.channel,
+                m.provider_message_id or "",
+                delivery,
+                ", ".join(p.kind.value for p in m.proofs),
+                (m.content_sha256 or "")[:12],
+            )
+        console.print(messages)
         actions = Table("at (Paris)", "step", "channel", "status", "detail", title="Actions")
         for action in case.actions:
             actions.add_row(_paris(action.at), action.step, action.channel, action.status.value, action.detail or "")

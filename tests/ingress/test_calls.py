@@ -60,6 +60,7 @@ async def test_dunning_calls_log_closes_the_task_and_keeps_the_contact(harness: 
             "calls", "log", "preventive_call", invoice.invoice_id, "--outcome", "reached", "--contact", "M. Petit"
         )
         status = await status_of(harness, invoice.invoice_id)
+        shown_code, shown = await invoke("status", invoice.invoice_id)
         bad_code, bad_output = await invoke(
             "calls", "log", "preventive_call", invoice.invoice_id, "--outcome", "reached", "--promised-on", "2027-01-10"
         )
@@ -68,5 +69,11 @@ async def test_dunning_calls_log_closes_the_task_and_keeps_the_contact(harness: 
     assert f"preventive_call on {invoice.invoice_id}: signalled" in output
     assert status.contact == "M. Petit"
     assert status.open_calls == []
+    assert shown_code == 0, shown
+    assert "M. Petit" in shown
+    # The trail of messages: the preventive e-mail, its provider id and the start of its hash.
+    [email] = status.messages
+    assert email.content_sha256 is not None
+    assert email.content_sha256[:12] in shown
     assert bad_code == 1
     assert "promised_on and promised_amount go with outcome 'promised'" in bad_output
