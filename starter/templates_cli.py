@@ -107,11 +107,9 @@ def preview_request(invoice: InvoiceInput, step: str, channel: Channel | None, o
     else:
         day = date.today()
     when = send_slot(day)
-    request = CaseState.open(invoice, current_version()).message(
+    return CaseState.open(invoice, current_version()).message(
         when, step, channel or default_channel, invoice.workflow_id
     )
-    # The case carries the order reference from the invoice; a preview shows it the same way.
-    return request.model_copy(update={"order_reference": invoice.order_reference})
 
 
 def _html_text(html: str) -> str:

@@ -40,10 +40,8 @@ CREDITOR = Creditor(
 def notice_request(
     step: str = "formal_notice", now: datetime = NOTICE_DAY, due: date = DUE, **changes: Any
 ) -> MessageRequest:
-    case = CaseState.open(make_invoice(due, **changes), current_version())
-    request = case.message(now, step, Channel.REGISTERED_LETTER, "invoice-X")
-    # The case fills the order reference from the invoice (the lead's part); set here as it will be.
-    return request.model_copy(update={"order_reference": "BC-2025-118"})
+    invoice = make_invoice(due, **({"order_reference": "BC-2025-118"} | changes))
+    return CaseState.open(invoice, current_version()).message(now, step, Channel.REGISTERED_LETTER, "invoice-X")
 
 
 def render(tmp_path: Path, request: MessageRequest) -> Letter:
