@@ -3,6 +3,7 @@ calls that bring a promise or a contact, the invoice copy by post. No server: `C
 
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
 
@@ -127,7 +128,7 @@ def test_a_letter_status_only_moves_forward_and_the_first_outcome_stays() -> Non
         report(letter, LetterStatus.POSTED, sent_on + timedelta(days=3)),
         report(letter, LetterStatus.REFUSED, sent_on + timedelta(days=4)),
     ]
-    applied = [case.apply_event(r.event_id, lambda r=r: case.letter_status(later, r)) for r in reports]  # type: ignore[misc]
+    applied = [case.apply_event(r.event_id, partial(case.letter_status, later, r)) for r in reports]
     again = case.apply_event(reports[1].event_id, lambda: case.letter_status(later, reports[1]))
     kept = case.messages[letter.message_id]
     assert applied == [True, True, False, False]

@@ -1,0 +1,50 @@
+"""The parts a case is made of beside its own fields, and the fixed periods of its rules."""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from domain.ladder import Channel
+from domain.models import ActionStatus, LetterStatus, Stage
+
+ZERO = Decimal("0.00")
+REVERSAL_WATCH = timedelta(days=14)
+DISPUTE_RESUME_DELAY = timedelta(days=3)
+PROMISE_GRACE_BUSINESS_DAYS = 2
+FORMAL_NOTICE_DEADLINE = timedelta(days=8)
+# Steps with legal effect: they must really happen before the ladder goes on.
+LEGAL_STAGES = frozenset({Stage.FORMAL_NOTICE, Stage.LITIGATION})
+# What the trail counts as a step that happened, for the hand-over and for what messages may say.
+HAPPENED = frozenset({ActionStatus.SENT, ActionStatus.DONE})
+_CHANNELS = frozenset(c.value for c in Channel)
+# A notice refused or left unclaimed was still presented: the deadline it gives runs from then.
+NOTICE_PRESENTED = frozenset({LetterStatus.DELIVERED, LetterStatus.REFUSED, LetterStatus.UNCLAIMED})
+# Call tasks opened when a provider reports an address or number unusable, by channel.
+UNUSABLE_TASK = {
+    Channel.EMAIL: "email_bounced",
+    Channel.SMS: "sms_undelivered",
+    Channel.REGISTERED_LETTER: "postal_address",
+}
+
+
+class PaymentRecord(BaseModel):
+    payment_id: str
+    amount: Decimal
+    received_on: date
+    reference: str | None = None
+    reversed: bool = False
+
+
+class CallTask(BaseModel):
+    step: str
+    opened_at: datetime
+
+
+class Hold(BaseModel):
+    """A formal notice or hand-over that did not certainly happen: the ladder waits for it."""
+
+    index: int
+    # The next attempt after a failure; None after an unconfirmed send, which only a person can settle
+    # (the sent-ledger never sends an in-doubt message again).
+    retry_at: datetime | None
