@@ -19,7 +19,9 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import paris_date, send_slot
+from domain.ladder import Channel
 from domain.models import CallLogged, DisputeOpened, DisputeResolved, PaymentReceived, PromiseToPay
+from domain.tracking import MessageEvent
 from dunning import search_attributes
 from dunning.binaries import venv_binary
 from dunning.cases import start_case
@@ -70,6 +72,37 @@ async def every_step(client: Client, queue: str, env: WorkflowEnvironment, due: 
     return handle
 
 
+async def deliveries(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
+    handle = await start_case(client, make_invoice(due, invoice_id="REPLAY-DELIVERIES"), queue)
+    await env.sleep(send_slot(due - timedelta(days=15)) + timedelta(hours=1) - await env.get_current_time())
+    # A payment that moves no date (the timer is kept), then the preventive e-mail bounces.
+    await handle.signal(
+        InvoiceDunning.payment_received,
+        PaymentReceived(payment_id="P1", amount=Decimal("200.00"), received_on=due - timedelta(days=15)),
+    )
+    [sent] = (await handle.query(InvoiceDunning.status)).messages
+    bounce = MessageEvent(
+        event_id="sg-1",
+        message_id=sent.message_id,
+        channel=Channel.EMAIL,
+        kind="bounced",
+        at=await env.get_current_time(),
+    )
+    await handle.signal(InvoiceDunning.message_event, bounce)
+    await env.sleep(send_slot(due - timedelta(days=7)) + timedelta(hours=1) - await env.get_current_time())
+    # The invoice never arrived: a copy by post (the e-mail bounced); then a promise that is not kept.
+    await handle.signal(
+        InvoiceDunning.call_logged,
+        CallLogged(step="preventive_call", outcome="invoice_not_received", contact="M. Petit"),
+    )
+    await handle.signal(
+        InvoiceDunning.call_logged,
+        CallLogged(step="preventive_call", outcome="promised", promised_on=due + timedelta(days=3)),
+    )
+    await handle.result()
+    return handle
+
+
 RECORDERS = {
     "2026-11-litigation": litigation,
     "2026-11-dispute-credit-promise-paid": events,
@@ -80,6 +113,9 @@ RECORDERS = {
     "2026-11-balance-changed-at": events,
     # The 2026-12 rules: every step on time, legal steps that must happen.
     "2026-12-every-step-notice-by-email": every_step,
+    # Timers kept across signals, a bounced e-mail, the invoice copy by post, a call's promise and
+    # contact, registered letters polled at the outbox.
+    "2026-12-delivery-reports": deliveries,
 }
 
 
