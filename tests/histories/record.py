@@ -73,7 +73,8 @@ async def every_step(client: Client, queue: str, env: WorkflowEnvironment, due: 
 
 
 async def deliveries(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
-    handle = await start_case(client, make_invoice(due, invoice_id="REPLAY-DELIVERIES"), queue)
+    # Named as the replay test names it: the message ids the signals carry derive from the workflow id.
+    handle = await start_case(client, make_invoice(due, invoice_id="2026-12-delivery-reports"), queue)
     await env.sleep(send_slot(due - timedelta(days=15)) + timedelta(hours=1) - await env.get_current_time())
     # A payment that moves no date (the timer is kept), then the preventive e-mail bounces.
     await handle.signal(
