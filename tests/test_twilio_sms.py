@@ -3,7 +3,8 @@ the delivery, and that a message that may have reached Twilio is never sent agai
 
 import socket
 from collections.abc import Iterator
-from datetime import date
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, time, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,14 +15,16 @@ from temporalio.testing import ActivityEnvironment
 from activities.delivery import PermanentDeliveryError, TransientDeliveryError
 from activities.ledger import SentLedger
 from activities.sms import SmsActivities, TwilioSms
+from domain.calendar import PARIS, send_slot, send_window_closes
 from domain.case import CaseState
 from domain.delivery import DeliveryStatus, MessageRequest
 from domain.ladder import Channel, current_version
 from dunning.settings import ChannelSettings, Creditor
 from dunning.tracking_ref import TrackingRefs, new_key
-from tests.conftest import make_invoice
+from tests.conftest import Harness, advance_to, clear_due_date, close_case, make_invoice
 from tests.fake_twilio import FakeTwilio, RedirectedHttpClient
-from worker import SettingsError, build_activities
+from worker import MAX_CONCURRENT_ACTIVITIES, SettingsError, build_activities, build_worker
+from workflows.invoice_dunning import InvoiceDunning
 
 SID = "AC" + "0" * 32
 REFS = TrackingRefs(new_key())
@@ -135,3 +138,25 @@ def test_the_worker_refuses_twilio_without_a_tracking_key_or_a_sender(tmp_path: 
         build_activities(channel_settings(tmp_path, tracking_key=new_key(), twilio_from="", base_url=""))
     with pytest.raises(SettingsError, match="DUNNING_TRACKING_KEY must hold 64 bytes"):
         build_activities(channel_settings(tmp_path, tracking_key="c2hvcnQ"))
+
+
+async def test_an_sms_failing_all_day_is_not_sent_after_the_window_closes(harness: Harness, twilio: FakeTwilio) -> None:
+    due = clear_due_date(await harness.today() + timedelta(days=30))
+    slot = send_slot(due + timedelta(days=10))
+    # Twilio answers 503 to every attempt: the retries stop when the day's sending window does.
+    twilio.script.extend([503] * 100)
+    sms = SmsActivities(SentLedger(harness.settings.ledger_path), adapter(twilio.http_client()), Creditor())
+    activities = [sms.send_sms if a.__name__ == "send_sms" else a for a in build_activities(harness.settings)]
+    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
+        async with build_worker(harness.client, harness.task_queue, activities, executor):
+            handle = await harness.start(make_invoice(due))
+            await advance_to(harness, slot + timedelta(days=1))
+            status = await handle.query(InvoiceDunning.status)
+            await close_case(handle)
+    [failed] = [a for a in status.actions if a.step == "level2_sms"]
+    assert failed.status == "failed"
+    closes = send_window_closes(slot)
+    assert failed.at.astimezone(PARIS).time() < time(18, 1)
+    assert closes - timedelta(hours=3) < failed.at < closes + timedelta(minutes=1)
+    # Back-off from 30 s doubling to 2 h: about a dozen attempts in the nine hours, none at night.
+    assert 5 < len(twilio.requests) < 16
