@@ -32,6 +32,9 @@ from domain.case_records import (
     FORMAL_NOTICE_DEADLINE,
     HAPPENED,
     LEGAL_STAGES,
+    LIMITATION_TASK,
+    LIMITATION_WARNING,
+    LIMITATION_YEARS,
     NOTICE_PRESENTED,
     REVERSAL_WATCH,
     ZERO,
@@ -65,6 +68,8 @@ from domain.rules import ALL_ON, Rule, Rules
 from domain.tracking import Watch
 
 T = TypeVar("T")
+# Events by which the debtor acknowledges the debt, which restarts limitation (Code civil 2240).
+ACKNOWLEDGING = frozenset({"promise_to_pay", "installment_plan_agreed"})
 
 
 class CaseCore(BaseModel):
@@ -96,6 +101,8 @@ class CaseCore(BaseModel):
     # Registered letters whose provider is polled for their status and proofs, by message id.
     watches: dict[str, Watch] = Field(default_factory=dict)
     unusable: list[Channel] = Field(default_factory=list)
+    # The limitation date a person was last warned of (a later acknowledgement moves it and warns again).
+    limitation_warned_for: date | None = None
     # The step whose message a provider is being asked to deliver, and since when (retries included).
     sending: NextAction | None = None
     resends_requested: int = 0
@@ -182,6 +189,24 @@ class CaseCore(BaseModel):
         return schedule.planned_day(self.due_on, self.steps[index], self.shift_days)
 
     @property
+    def limitation_on(self) -> date:
+        """The day the claim is time-barred: its period from the due date or the debtor's last
+        acknowledgement of the debt (a payment, a promise, a plan)."""
+        acknowledged = [p.received_on for p in self.payments.values() if not p.reversed]
+        acknowledged += [
+            paris_date(a.at) for a in self.actions if a.step in ACKNOWLEDGING and a.status is ActionStatus.RECORDED
+        ]
+        start = max([self.due_on, *acknowledged])
+        year = start.year + LIMITATION_YEARS[self.invoice.customer.kind]
+        if year > date.max.year:
+            # Past the end of the calendar: the steps fail first, naming the date they cannot place.
+            return date.max
+        try:
+            return start.replace(year=year)
+        except ValueError:  # from 29 February into a year without one
+            return start.replace(year=year, day=28)
+
+    @property
     def overdue_until(self) -> date | None:
         """The day the debt stopped being overdue: settled, cancelled or handed over."""
         if self.balance <= 0 and self.settled_on is not None:
@@ -207,7 +232,7 @@ class CaseCore(BaseModel):
 
     def decide(self, now: datetime) -> Decision:
         """What the case does next. Call `on_clock(now)` first so time-driven changes are applied."""
-        decision = self._next_step(now)
+        decision = self._watch_limitation(self._next_step(now))
         if isinstance(decision, Close) or self.balance <= 0 or not self.watches:
             return decision
         # Asking a provider about a letter goes on whatever the ladder waits for (a dispute, a plan).
@@ -217,6 +242,15 @@ class CaseCore(BaseModel):
         if at is not None and isinstance(decision, Wait) and (decision.until is None or at < decision.until):
             return Wait(at, "track_letter")
         return decision
+
+    def _watch_limitation(self, decision: Decision) -> Decision:
+        """A case that waits long (a dispute, a plan, a person) wakes in time to warn of limitation."""
+        if not isinstance(decision, Wait) or self.balance <= 0 or self.limitation_warned_for == self.limitation_on:
+            return decision
+        warn_at = send_slot(self.limitation_on - LIMITATION_WARNING)
+        if decision.until is not None and decision.until <= warn_at:
+            return decision
+        return Wait(warn_at, "limitation_warning") if self._rules.on(Rule.LIMITATION_WATCHED) else decision
 
     def _next_step(self, now: datetime) -> Decision:
         if self.outcome is not None:
@@ -333,6 +367,23 @@ class CaseCore(BaseModel):
             if not (held and self._rules.on(Rule.PAUSES_WAIT_OUT_DISPUTES)):
                 self._check_plan(now)
                 self._check_promise(now)
+            self._check_limitation(now)
+
+    def _check_limitation(self, now: datetime) -> None:
+        limitation = self.limitation_on
+        due = now >= send_slot(limitation - LIMITATION_WARNING)
+        if not due or self.limitation_warned_for == limitation or not self._rules.on(Rule.LIMITATION_WATCHED):
+            return
+        self.limitation_warned_for = limitation
+        self.open_calls[LIMITATION_TASK] = CallTask(step=LIMITATION_TASK, opened_at=now)
+        self.record(
+            now,
+            LIMITATION_TASK,
+            "law",
+            ActionStatus.OPEN,
+            f"the claim is time-barred on {limitation}: file a claim (Code civil 2241) or obtain a written"
+            " acknowledgement of the debt (2240) before then",
+        )
 
     def _pause_check_due(self, now: datetime) -> bool:
         plan_due = self.plan is not None and now >= self.plan.check_at(self.plan.checked)
@@ -541,6 +592,7 @@ class CaseCore(BaseModel):
             contact=self.contact,
             unusable_channels=[c.value for c in self.unusable],
             sending=self.sending,
+            limitation_on=self.limitation_on,
         )
 
     def result(self) -> DunningResult:

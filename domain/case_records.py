@@ -6,7 +6,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from domain.ladder import Channel
-from domain.models import ActionStatus, LetterStatus, Stage
+from domain.models import ActionStatus, CustomerKind, LetterStatus, Stage
 
 ZERO = Decimal("0.00")
 REVERSAL_WATCH = timedelta(days=14)
@@ -20,6 +20,13 @@ HAPPENED = frozenset({ActionStatus.SENT, ActionStatus.DONE})
 _CHANNELS = frozenset(c.value for c in Channel)
 # A notice refused or left unclaimed was still presented: the deadline it gives runs from then.
 NOTICE_PRESENTED = frozenset({LetterStatus.DELIVERED, LetterStatus.REFUSED, LetterStatus.UNCLAIMED})
+# Limitation of the claim, from the due date or the debtor's last acknowledgement of the debt (a
+# payment, a promise, a plan: Code civil 2240): 5 years between traders or a trader and a
+# non-trader (Code de commerce L110-4), 2 years for a professional against a consumer (Code de la
+# consommation L218-2). A person is warned in time to file a claim (2241), which interrupts it.
+LIMITATION_YEARS = {CustomerKind.BUSINESS: 5, CustomerKind.CONSUMER: 2}
+LIMITATION_WARNING = timedelta(days=90)
+LIMITATION_TASK = "limitation"
 # Call tasks opened when a provider reports an address or number unusable, by channel.
 UNUSABLE_TASK = {
     Channel.EMAIL: "email_bounced",

@@ -346,6 +346,8 @@ class CaseStatus(Model):
     unusable_channels: list[str] = Field(default_factory=list)
     # A message the provider is being asked to deliver (retried through an outage), and since when.
     sending: NextAction | None = None
+    # The day the claim is time-barred unless interrupted (a court claim, an acknowledgement).
+    limitation_on: date | None = None
 
     def read_at(self, now: datetime) -> CaseStatus:
         """The figures that depend on time, brought to `now` (what the API and the CLI show)."""

@@ -35,6 +35,8 @@ class Rule(StrEnum):
     LETTERS_TRACKED = "letters-tracked"
     # 2026-12: a copy of the invoice goes by post as well as by e-mail.
     INVOICE_COPY_BY_POST = "invoice-copy-by-post"
+    # 2026-12: a case nearing the limitation of its claim wakes and opens a task for a person.
+    LIMITATION_WATCHED = "limitation-watched"
 
 
 class Rules(Protocol):

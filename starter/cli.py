@@ -315,6 +315,7 @@ def status(invoice_id: str) -> None:
             ("open calls", ", ".join(case.open_calls) or "none"),
             ("outcome", case.outcome.value if case.outcome else "open"),
             ("contact", case.contact or "none noted"),
+            ("time-barred on", str(case.limitation_on) if case.limitation_on else "unknown"),
             ("unusable", ", ".join(case.unusable_channels) or "none"),
         ):
             head.add_row(label, value)

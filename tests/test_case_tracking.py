@@ -10,7 +10,15 @@ import pytest
 from domain.calendar import PARIS, add_business_days, paris_date, send_slot
 from domain.case import CaseState, TrackLetter, Wait
 from domain.ladder import Channel
-from domain.models import ActionStatus, CallLogged, LetterStatus, SentMessage
+from domain.models import (
+    ActionStatus,
+    CallLogged,
+    DisputeOpened,
+    LetterStatus,
+    PaymentReceived,
+    PromiseToPay,
+    SentMessage,
+)
 from domain.rules import Rule
 from domain.tracking import (
     TRACK_AFTER_DAYS,
@@ -267,3 +275,42 @@ def test_the_posted_copy_is_a_message_of_its_own() -> None:
     by_email = case.message(now, "invoice_resend", Channel.EMAIL, "invoice-X")
     by_post = case.message(now, "invoice_resend", Channel.LETTER, "invoice-X")
     assert by_email.message_id != by_post.message_id
+
+
+# ------------------------------------------------------------------------------------- limitation
+
+
+@pytest.mark.parametrize(("kind", "years"), [("business", 5), ("consumer", 2)])
+def test_a_case_waiting_on_a_dispute_warns_of_limitation_in_time(kind: str, years: int) -> None:
+    case = open_case(DUE, customer={"kind": kind})
+    now = send_slot(DUE + timedelta(days=2))
+    drive(case, START, until=now)
+    case.open_dispute(now, DisputeOpened(reason="price"))
+    assert case.limitation_on == DUE.replace(year=DUE.year + years)
+    decision = case.decide(now)
+    warn_at = send_slot(case.limitation_on - timedelta(days=90))
+    assert decision == Wait(warn_at, "limitation_warning")
+    case.on_clock(warn_at)
+    assert "limitation" in case.open_calls
+    assert case.decide(warn_at) == Wait(None, None)
+    assert case.status(warn_at).limitation_on == case.limitation_on
+
+
+def test_an_acknowledgement_of_the_debt_restarts_limitation() -> None:
+    case = open_case(date(2028, 2, 29), customer={"kind": "consumer"})
+    paid_on = date(2028, 2, 29)
+    case.receive_payment(
+        send_slot(paid_on), PaymentReceived(payment_id="P1", amount=Decimal("10.00"), received_on=paid_on)
+    )
+    assert case.limitation_on == date(2030, 2, 28)
+    promised_at = send_slot(date(2029, 6, 1))
+    case.promise_payment(promised_at, PromiseToPay(promised_on=date(2029, 7, 1)))
+    assert case.limitation_on == date(2031, 6, 1)
+
+
+def test_cases_before_the_rule_do_not_wake_for_limitation() -> None:
+    case = open_case(DUE, rules=frozenset(Rule) - {Rule.LIMITATION_WATCHED})
+    now = send_slot(DUE + timedelta(days=2))
+    drive(case, START, until=now)
+    case.open_dispute(now, DisputeOpened(reason="price"))
+    assert case.decide(now) == Wait(None, None)
