@@ -22,6 +22,7 @@ from dunning.cases import start_case
 from dunning.client import DATA_CONVERTER
 from dunning.settings import ChannelSettings
 from dunning.tracking_ref import TrackingRefs, new_key
+from tests.fake_http import running
 from tests.fake_sendgrid import FakeSendGrid
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 from workflows.invoice_dunning import InvoiceDunning
@@ -64,10 +65,7 @@ async def dev() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture
 def sendgrid() -> Iterator[FakeSendGrid]:
-    fake = FakeSendGrid()
-    fake.start()
-    yield fake
-    fake.stop()
+    yield from running(FakeSendGrid())
 
 
 @dataclass

@@ -15,16 +15,18 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_http import LocalServer
 
 SERVICE_ID = "service-test"
 SECRET_KEY = "secret-test"
 
 
 @dataclass
-class FakeMerciFacteur:
+class FakeMerciFacteur(LocalServer):
     token_lifetime_seconds: int = 86_400
     # Every accepted sendCourrier: mode, addresses, the decoded PDF, antidoublon, envoi id.
     letters: list[dict[str, Any]] = field(default_factory=list)
@@ -40,15 +42,11 @@ class FakeMerciFacteur:
     proofs: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict)
     _valid_tokens: dict[str, int] = field(default_factory=dict)
     _antidoublons: set[str] = field(default_factory=set)
-    _release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/api/1.2/prod/service"
+        return f"{super().url}/api/1.2/prod/service"
 
     def tracking_number(self, envoi_id: str) -> str:
         return f"2C{int(envoi_id):09d}"
@@ -62,9 +60,6 @@ class FakeMerciFacteur:
     def expire_tokens(self) -> None:
         """The provider forgets every token it gave out: the next call with one answers 401."""
         self._valid_tokens.clear()
-
-    def release(self) -> None:
-        self._release.set()
 
     def start(self) -> None:
         fake = self
@@ -141,7 +136,7 @@ class FakeMerciFacteur:
                     fake._antidoublons.add(form.get("antidoublon", ""))
                     fake.histories[envoi_id] = [{"statut_courrier": "wait", "date": int(time.time())}]
                 if answer == "hang":
-                    fake._release.wait(timeout=60)
+                    fake.hold()
                 if answer == "malformed":
                     self._raw(200, b"<html>Service momentanement indisponible</html>")
                     return
@@ -199,11 +194,4 @@ class FakeMerciFacteur:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        self.serve(Handler)

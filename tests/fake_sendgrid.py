@@ -5,33 +5,23 @@ script of statuses, so tests can simulate 429/5xx/4xx answers and a provider tha
 """
 
 import json
-import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fake_http import LocalServer
 
 
 @dataclass
-class FakeSendGrid:
+class FakeSendGrid(LocalServer):
     requests: list[dict[str, Any]] = field(default_factory=list)
     # Statuses to answer, in order; 202 once exhausted. "hang" holds the answer until `release()`.
     script: deque[int | str] = field(default_factory=deque)
-    _release: threading.Event = field(default_factory=threading.Event)
-    _server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def steps(self) -> list[str]:
         return [r["custom_args"]["step"] for r in self.requests]
-
-    def release(self) -> None:
-        self._release.set()
 
     def start(self) -> None:
         fake = self
@@ -53,7 +43,7 @@ class FakeSendGrid:
                     }
                 )
                 if answer == "hang":
-                    fake._release.wait(timeout=60)
+                    fake.hold()
                     answer = 202
                 assert isinstance(answer, int)
                 self.send_response(answer)
@@ -71,11 +61,4 @@ class FakeSendGrid:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        self.serve(Handler)

@@ -6,16 +6,17 @@ every request and answers from a script of statuses ("hang" holds the answer unt
 """
 
 import json
-import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
+
+from tests.fake_http import LocalServer
 
 TWILIO_API = "https://api.twilio.com"
 
@@ -31,23 +32,12 @@ class RedirectedHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio sh
 
 
 @dataclass
-class FakeTwilio:
+class FakeTwilio(LocalServer):
     requests: list[dict[str, str]] = field(default_factory=list)
     script: deque[int | str] = field(default_factory=deque)
-    _release: threading.Event = field(default_factory=threading.Event)
-    _server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def http_client(self, timeout: float = 10.0) -> RedirectedHttpClient:
         return RedirectedHttpClient(self.url, timeout)
-
-    def release(self) -> None:
-        self._release.set()
 
     def start(self) -> None:
         fake = self
@@ -58,7 +48,7 @@ class FakeTwilio:
                 answer = fake.script.popleft() if fake.script else 201
                 fake.requests.append({"path": self.path, "authorization": self.headers["Authorization"], **form})
                 if answer == "hang":
-                    fake._release.wait(timeout=60)
+                    fake.hold()
                     answer = 201
                 assert isinstance(answer, int)
                 if answer == 201:
@@ -75,11 +65,4 @@ class FakeTwilio:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        self.serve(Handler)

@@ -16,6 +16,7 @@ from activities.letters.merci_facteur import PostalMode
 from activities.letters.postal import OutboxLetters
 from activities.letters.tracking import LetterTracker
 from domain.tracking import LetterStatus, LetterTracking, ProofKind, TrackRequest
+from tests.fake_http import running
 from tests.fake_merci_facteur import FakeMerciFacteur
 from tests.letters_helpers import MESSAGE_ID, make_letter, merci_facteur
 
@@ -26,10 +27,7 @@ DEPOSIT_PDF = b"%PDF-1.7 preuve de depot %%EOF"
 
 @pytest.fixture
 def fake() -> Iterator[FakeMerciFacteur]:
-    server = FakeMerciFacteur()
-    server.start()
-    yield server
-    server.stop()
+    yield from running(FakeMerciFacteur())
 
 
 def track(tracker: LetterTracker, provider: str, provider_message_id: str) -> LetterTracking:

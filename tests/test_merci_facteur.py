@@ -25,6 +25,7 @@ from domain.delivery import DeliveryStatus, MessageRequest
 from domain.ladder import Channel, current_version
 from dunning.settings import ChannelSettings, PostalSettings
 from tests.conftest import make_invoice
+from tests.fake_http import running
 from tests.fake_merci_facteur import FakeMerciFacteur
 from tests.letters_helpers import MESSAGE_ID, PDF, make_letter, merci_facteur
 from worker import build_activities
@@ -32,10 +33,7 @@ from worker import build_activities
 
 @pytest.fixture
 def fake() -> Iterator[FakeMerciFacteur]:
-    server = FakeMerciFacteur()
-    server.start()
-    yield server
-    server.stop()
+    yield from running(FakeMerciFacteur())
 
 
 @pytest.mark.parametrize("mode", list(PostalMode))

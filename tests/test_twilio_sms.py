@@ -22,6 +22,7 @@ from domain.ladder import Channel, current_version
 from dunning.settings import ChannelSettings, Creditor
 from dunning.tracking_ref import TrackingRefs, new_key
 from tests.conftest import Harness, advance_to, clear_due_date, close_case, make_invoice
+from tests.fake_http import running
 from tests.fake_twilio import FakeTwilio, RedirectedHttpClient
 from worker import MAX_CONCURRENT_ACTIVITIES, SettingsError, build_activities, build_worker
 from workflows.invoice_dunning import InvoiceDunning
@@ -33,10 +34,7 @@ BASE_URL = "https://dunning.example.test"
 
 @pytest.fixture
 def twilio() -> Iterator[FakeTwilio]:
-    fake = FakeTwilio()
-    fake.start()
-    yield fake
-    fake.stop()
+    yield from running(FakeTwilio())
 
 
 def adapter(http_client: RedirectedHttpClient) -> TwilioSms:
