@@ -45,18 +45,23 @@ def listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+def refused_launch(ports: dict[str, int], var: Path) -> subprocess.CompletedProcess[str]:
+    """`make run`'s launcher, expected to stop before it starts anything."""
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.local"],
+        cwd=ROOT,
+        env=launcher_env(ports, var),
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_LIMIT,
+    )
+
+
 @pytest.mark.parametrize("taken", VARIABLES)
 def test_a_port_held_by_another_instance_stops_the_launch_before_anything_starts(taken: str, tmp_path: Path) -> None:
     with held_port() as busy:
         ports = dict(zip(VARIABLES, free_ports(3), strict=True)) | {taken: busy}
-        run = subprocess.run(
-            [sys.executable, "-m", "deploy.local"],
-            cwd=ROOT,
-            env=launcher_env(ports, tmp_path / "var"),
-            capture_output=True,
-            text=True,
-            timeout=STARTUP_LIMIT,
-        )
+        run = refused_launch(ports, tmp_path / "var")
     assert run.returncode == 1
     assert f"port {busy} " in run.stderr
     assert f"{taken}=<free port> make run" in run.stderr
@@ -69,14 +74,7 @@ def test_a_port_held_by_another_instance_stops_the_launch_before_anything_starts
 def test_the_same_port_twice_is_refused(tmp_path: Path) -> None:
     port = free_ports(1)[0]
     ports = dict(zip(VARIABLES, free_ports(3), strict=True)) | {"TEMPORAL_UI_PORT": port, "DUNNING_API_PORT": port}
-    run = subprocess.run(
-        [sys.executable, "-m", "deploy.local"],
-        cwd=ROOT,
-        env=launcher_env(ports, tmp_path / "var"),
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_LIMIT,
-    )
+    run = refused_launch(ports, tmp_path / "var")
     assert run.returncode == 1
     assert f"TEMPORAL_UI_PORT and DUNNING_API_PORT are both {port}" in run.stderr
 
