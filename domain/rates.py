@@ -142,6 +142,12 @@ def parse_rates(text: str, origin: str) -> tuple[SemesterRates, ...]:
     seen: dict[date, int] = {}
     for record in reader:
         line = reader.line_num
+        if None in record:  # more cells than columns, typically a decimal comma: 2,40
+            cells = len(COLUMNS) + len(record[None])
+            raise RatesFileError(
+                f"{origin} line {line}: {cells} cells where {len(COLUMNS)} columns are expected"
+                " (decimals take a point: 2.40; quote a source that holds a comma)"
+            )
         row = _row(record, origin, line)
         if row.starts_on in seen:
             raise RatesFileError(

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from domain.models import CustomerKind, InvoiceInput
-from domain.penalties import Claim, late_penalties, statement
+from domain.penalties import Claim, PenaltyPolicy, late_penalties, statement
 from domain.rates import PACKAGED, MissingRate, RatesFileError, make_row, parse_rates, to_csv_lines
 from tests.conftest import make_invoice
 from tests.penalty_helpers import (
@@ -67,10 +67,9 @@ def test_amounts_on_the_reference_examples(claim: Claim, days: list[int], intere
     ],
 )
 def test_partial_payments_under_each_imputation(
-    policy: object, interest: str, interest_paid: str, principal_due: str, last_principal: str
+    policy: PenaltyPolicy, interest: str, interest_paid: str, principal_due: str, last_principal: str
 ) -> None:
-    assert policy in (PRINCIPAL_FIRST, INTEREST_FIRST)
-    computed = late_penalties(business(*WORKED, *PARTIAL), policy)  # type: ignore[arg-type]
+    computed = late_penalties(business(*WORKED, *PARTIAL), policy)
     assert [s.days for s in computed.segments] == [10, 15, 26]
     assert computed.segments[-1].principal == Decimal(last_principal)
     assert computed.interest == Decimal(interest)
