@@ -21,7 +21,15 @@ from enum import StrEnum
 from typing import Literal
 
 from domain.calendar import paris_date
-from domain.models import ActionStatus, CaseStatus, CustomerKind, PaymentMade, PenaltySegment, PenaltyStatement
+from domain.models import (
+    ActionStatus,
+    CaseStatus,
+    CustomerKind,
+    PaymentMade,
+    PenaltySegment,
+    PenaltyStatement,
+    Stage,
+)
 from domain.money import to_cents
 from domain.rates import MissingRate, RateTable, next_semester
 
@@ -252,7 +260,10 @@ def statement(claim: Claim, policy: PenaltyPolicy) -> PenaltyStatement:
 
 
 def claim_of(status: CaseStatus, as_of: date) -> Claim:
-    """A running case's claim: its payments, credit notes, and the day its formal notice was sent."""
+    """A case's claim: its payments, credit notes, and the day its formal notice was sent. A case that
+    stopped counting (settled, handed over) is counted to that day, as its `days_overdue` is."""
+    if status.overdue_until is not None:
+        as_of = min(as_of, status.overdue_until)
     notices = [paris_date(a.at) for a in status.actions if a.step == "formal_notice" and a.status is ActionStatus.SENT]
     return Claim(
         kind=status.customer_kind or CustomerKind.BUSINESS,
@@ -267,6 +278,8 @@ def claim_of(status: CaseStatus, as_of: date) -> Claim:
 
 def with_penalties(status: CaseStatus, policy: PenaltyPolicy, now: datetime) -> CaseStatus:
     """`status` with its penalties to `now` (Paris day), or the reason they cannot be computed."""
+    if status.stage is Stage.CANCELLED:
+        return status.model_copy(update={"penalties": None, "penalties_unavailable": "the invoice was cancelled"})
     try:
         computed = statement(claim_of(status, paris_date(now)), policy)
     except MissingRate as error:

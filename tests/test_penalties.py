@@ -2,12 +2,16 @@
 §1-4): semesters, leap years, partial payments under both imputations, consumers, contractual rates,
 missing rates, and the operator's rates file."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from domain.models import CustomerKind, InvoiceInput
-from domain.penalties import Claim, PenaltyPolicy, late_penalties, statement
+from domain.case import CaseState
+from domain.ladder import current_version
+from domain.models import ActionStatus, CustomerKind, InvoiceCancelled, InvoiceInput, PaymentMade, PaymentReceived
+from domain.money import to_cents
+from domain.penalties import Claim, PenaltyPolicy, claim_of, late_penalties, statement, with_penalties
 from domain.rates import PACKAGED, MissingRate, RatesFileError, make_row, parse_rates, to_csv_lines
 from tests.conftest import make_invoice
 from tests.penalty_helpers import (
@@ -262,3 +266,47 @@ def test_an_invoice_carries_its_contractual_rate() -> None:
     invoice: InvoiceInput = make_invoice(day("2026-03-01"), penalty_rate_percent="15.00")
     assert invoice.penalty_rate_percent == Decimal("15.00")
     assert invoice.customer.kind is CustomerKind.BUSINESS
+
+
+# ------------------------------------------------------------------------------- a case, when read
+
+
+def _case(kind: str = "business", **changes: object) -> CaseState:
+    invoice = make_invoice(day("2025-06-20"), amount="10000.00", customer={"kind": kind}, **changes)
+    return CaseState.open(invoice, current_version())
+
+
+def test_a_case_status_read_carries_its_penalties_from_its_payments() -> None:
+    case = _case(penalty_rate_percent="15.00")
+    now = datetime(2025, 8, 10, 12, tzinfo=UTC)
+    case.receive_payment(
+        now, PaymentReceived(payment_id="P-1", amount=Decimal("4000.00"), received_on=day("2025-07-15"))
+    )
+    read = with_penalties(case.status(now), INTEREST_FIRST, now)
+    assert read.penalties is not None
+    assert read.payments == [PaymentMade(received_on=day("2025-07-15"), amount=Decimal("4000.00"))]
+    assert read.penalties.rate == "contractual"
+    expected = late_penalties(business(*WORKED, ("2025-07-15", "4000"), rate="15.00"), INTEREST_FIRST)
+    assert read.penalties.interest == expected.interest
+    assert read.penalties.total_due == to_cents(expected.total_due)
+
+
+def test_a_consumer_case_counts_from_its_sent_formal_notice_and_a_cancelled_one_has_none() -> None:
+    case = _case("consumer")
+    now = datetime(2025, 8, 10, 12, tzinfo=UTC)
+    assert claim_of(case.status(now), day("2025-08-10")).notice_on is None
+    case.record(datetime(2025, 7, 15, 8, tzinfo=UTC), "formal_notice", "registered_letter", ActionStatus.SENT, None)
+    read = with_penalties(case.status(now), INTEREST_FIRST, now)
+    assert read.penalties is not None
+    assert (read.penalties.interest, read.penalties.indemnity) == (Decimal("19.66"), Decimal("0.00"))
+    case.cancel(now, InvoiceCancelled(reason="credit note"))
+    cancelled = with_penalties(case.status(now), INTEREST_FIRST, now)
+    assert (cancelled.penalties, cancelled.penalties_unavailable) == (None, "the invoice was cancelled")
+
+
+def test_a_case_with_a_missing_rate_says_why_it_has_no_penalties() -> None:
+    now = datetime(2027, 2, 1, 12, tzinfo=UTC)
+    read = with_penalties(_case().status(now), INTEREST_FIRST, now)
+    assert read.penalties is None
+    assert read.penalties_unavailable is not None
+    assert "2027 S1" in read.penalties_unavailable
