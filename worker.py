@@ -7,6 +7,7 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities import rendering
 from activities.case_file import CaseFile
 from activities.email import EmailActivities
 from activities.email.adapters import OutboxEmail, SendGridEmail
@@ -24,9 +26,11 @@ from activities.letters.postal import OutboxLetters, PostalAdapter
 from activities.letters.tracking import LetterTracker
 from activities.litigation import LitigationActivities, OutboxLitigation
 from activities.sms import OutboxSms, SmsActivities, TwilioSms
+from domain.calendar import paris_date
 from dunning import search_attributes
 from dunning.client import connect
-from dunning.settings import ChannelSettings, TemporalSettings
+from dunning.rates import penalty_policy
+from dunning.settings import ChannelSettings, PenaltySettings, TemporalSettings
 from dunning.tracking_ref import KEY_VARIABLE, TrackingRefs, new_key
 from workflows.invoice_dunning import InvoiceDunning
 
@@ -118,6 +122,17 @@ def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
     ]
 
 
+def start_penalties(settings: PenaltySettings, today: date) -> None:
+    """Messages compute penalties with the operator's rates file and imputation as of this start."""
+    try:
+        policy = penalty_policy(settings)
+    except ValueError as error:  # a malformed rates file, named by line and field
+        raise SystemExit(f"worker not started: {error}") from error
+    rendering.use_penalty_policy(policy)
+    for warning in policy.rates.warnings(today):
+        logging.warning("rates: %s", warning)
+
+
 def build_worker(
     client: Client, task_queue: str, activities: Sequence[Callable[..., Any]], executor: ThreadPoolExecutor
 ) -> Worker:
@@ -152,6 +167,7 @@ async def main() -> None:
         activities = build_activities(ChannelSettings())
     except SettingsError as error:
         raise SystemExit(f"worker not started: {error}") from error
+    start_penalties(PenaltySettings(), paris_date(datetime.now(UTC)))
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
         worker = build_worker(client, temporal.task_queue, activities, executor)
         stop = asyncio.Event()

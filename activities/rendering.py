@@ -19,12 +19,30 @@ from stdnum.fr import siren
 
 from domain.delivery import MessageRequest
 from domain.ladder import Channel, level_of
-from domain.models import CustomerKind
+from domain.models import CustomerKind, PaymentMade
 from domain.money import to_cents
-from domain.penalties import MissingRate, b2b_late_penalties, rates_on
+from domain.penalties import Claim, Imputation, PenaltyPolicy, late_penalties
+from domain.rates import PACKAGED, MissingRate
 from dunning.settings import Creditor
 
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+
+
+@dataclass
+class _Penalties:
+    policy: PenaltyPolicy
+
+
+# Set once by the worker at start (worker.main: the operator's rates file and DUNNING_IMPUTATION) rather
+# than passed through every channel's activities: those are built by code other changes touch, and the
+# policy is process-wide anyway. Until then, the packaged rates and the legal imputation (Code civil 1343-1).
+_PENALTIES = _Penalties(PenaltyPolicy(PACKAGED, Imputation.INTEREST))
+
+
+def use_penalty_policy(policy: PenaltyPolicy) -> None:
+    _PENALTIES.policy = policy
+
+
 # From level 2 on, business debtors are told what the law adds to the debt (L441-10 II, D441-5).
 PENALTY_LEVEL = 2
 
@@ -71,6 +89,8 @@ class Penalties:
     since: str
     total_claimed: str | None
     segments: tuple[PenaltySegment, ...] = ()
+    # The customer's own rate rather than the legal default (ECB + 10 points): messages say which.
+    contractual: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,9 +121,8 @@ def build_context(request: MessageRequest, creditor: Creditor) -> Context:
     penalties = None
     is_business = request.customer.kind is CustomerKind.BUSINESS
     if is_business and level_of(request.step) >= PENALTY_LEVEL and request.days_overdue > 0:
-        penalties, note = _penalties(request, money, day, locale)
-        if note:
-            notes.append(note)
+        penalties, penalty_notes = _penalties(request, money, day, locale)
+        notes += penalty_notes
     reference = request.payment_reference
     values = {
         "step": request.step,
@@ -138,17 +157,27 @@ def build_context(request: MessageRequest, creditor: Creditor) -> Context:
 
 def _penalties(
     request: MessageRequest, money: Callable[[Decimal], str], day: Callable[[date], str], locale: str
-) -> tuple[Penalties, str | None]:
-    principal = request.amount - request.credited
-    payments = [(p.received_on, p.amount) for p in request.payments]
+) -> tuple[Penalties, list[str]]:
+    policy = _PENALTIES.policy
+    claim = Claim(
+        kind=CustomerKind.BUSINESS,
+        principal=request.amount - request.credited,
+        due_on=request.due_on,
+        as_of=request.as_of,
+        payments=tuple(PaymentMade(received_on=p.received_on, amount=p.amount) for p in request.payments),
+        rate_percent=request.penalty_rate_percent,
+    )
     since = day(request.due_on + timedelta(days=1))
     indemnity = money(Decimal("40.00"))
+    contractual = request.penalty_rate_percent is not None
     try:
-        computed = b2b_late_penalties(principal, request.due_on, request.as_of, payments)
-        rate = rates_on(request.as_of).b2b_default
+        computed = late_penalties(claim, policy)
+        rate = request.penalty_rate_percent or policy.rates.b2b_default(request.as_of)
     except MissingRate as err:
         # Never guess a legal rate: state the legal basis without an amount and tell a person.
-        return Penalties(None, None, indemnity, since, None), f"penalties not quantified: {err}"
+        return Penalties(None, None, indemnity, since, None, contractual=contractual), [
+            f"penalties not quantified: {err}"
+        ]
 
     def percent(value: Decimal) -> str:
         return str(format_decimal(value, "#,##0.00", locale=locale)) + " %"
@@ -164,6 +193,9 @@ def _penalties(
         )
         for s in computed.segments
     )
+    # The same whichever imputation: payments settle interest or principal, the debt is their sum.
     total = request.balance + computed.total
-    penalties = Penalties(percent(rate), money(computed.interest), indemnity, since, money(total), segments)
-    return penalties, None
+    penalties = Penalties(
+        percent(rate), money(computed.interest), indemnity, since, money(total), segments, contractual
+    )
+    return penalties, list(computed.warnings)

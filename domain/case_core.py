@@ -60,6 +60,7 @@ from domain.models import (
     InvoiceInput,
     NextAction,
     Outcome,
+    PaymentMade,
     SentMessage,
     Stage,
 )
@@ -529,6 +530,7 @@ class CaseCore(BaseModel):
             deadline=today + FORMAL_NOTICE_DEADLINE if step == "formal_notice" else None,
             reached_by=self.channels_used(),
             order_reference=self.invoice.order_reference,
+            penalty_rate_percent=self.invoice.penalty_rate_percent,
         )
 
     # ------------------------------------------------------------------------------------ events
@@ -593,6 +595,16 @@ class CaseCore(BaseModel):
             unusable_channels=[c.value for c in self.unusable],
             sending=self.sending,
             limitation_on=self.limitation_on,
+            payments=sorted(
+                (
+                    PaymentMade(received_on=p.received_on, amount=p.amount)
+                    for p in self.payments.values()
+                    if not p.reversed
+                ),
+                key=lambda p: p.received_on,
+            ),
+            customer_kind=self.invoice.customer.kind,
+            penalty_rate_percent=self.invoice.penalty_rate_percent,
         )
 
     def result(self) -> DunningResult:

@@ -48,6 +48,8 @@ class MessageRequest(BaseModel):
     # The channels that really reached the customer before this message: a message claims no other.
     reached_by: list[Channel] = []
     order_reference: str | None = None
+    # The customer's contractual late-penalty rate, if the invoice has one (else the legal default).
+    penalty_rate_percent: Decimal | None = None
 
 
 class HandoverRequest(BaseModel):

@@ -84,6 +84,9 @@ class InvoiceInput(Model):
     # The order or contract the invoice bills, named on the formal notice.
     order_reference: str | None = Field(default=None, min_length=1, max_length=100)
     customer: Customer
+    # A business customer's contractual late-penalty rate (a year, in percent); without it the legal
+    # default (ECB + 10 points) applies. Consumers owe the legal interest rate only.
+    penalty_rate_percent: Decimal | None = Field(default=None, gt=0, le=100, decimal_places=2)
 
     @field_validator("payment_reference")
     @classmethod
@@ -99,6 +102,12 @@ class InvoiceInput(Model):
     def _due_after_issue(self) -> InvoiceInput:
         if self.due_on < self.issued_on:
             raise ValueError(f"due_on {self.due_on} is before issued_on {self.issued_on}")
+        return self
+
+    @model_validator(mode="after")
+    def _rate_for_businesses(self) -> InvoiceInput:
+        if self.penalty_rate_percent is not None and self.customer.kind is CustomerKind.CONSUMER:
+            raise ValueError("penalty_rate_percent applies to business customers only (consumers owe legal interest)")
         return self
 
     @property
@@ -320,6 +329,45 @@ class NextAction(Model):
     at: datetime
 
 
+class PaymentMade(Model):
+    received_on: date
+    amount: Decimal
+
+
+class PenaltySegment(Model):
+    """One line of a computation: a period at one rate on one principal (split at semesters, payments)."""
+
+    first_day: date
+    last_day: date
+    days: int
+    principal: Decimal
+    rate_percent: Decimal
+    interest: Decimal  # this line's share, to the cent; the total is rounded once, on the exact sum
+
+
+class PenaltyStatement(Model):
+    """What late payment adds to a debt on `as_of` (fr-late-payment-law.md §1-4), decimal strings in JSON."""
+
+    kind: CustomerKind
+    as_of: date
+    # The first day interest runs: due date + 1 (business), formal notice + 1 (consumer), None before.
+    since: date | None
+    rate: Literal["default", "contractual", "legal"]
+    imputation: Literal["interest", "principal"]
+    interest: Decimal
+    # The part of the payments that settled interest (imputation "interest", Code civil 1343-1).
+    interest_paid: Decimal
+    indemnity: Decimal
+    # Interest and indemnity: what late payment adds.
+    total: Decimal
+    # Principal still due, then the whole debt: principal + interest not yet paid + indemnity.
+    principal_due: Decimal
+    total_due: Decimal
+    segments: list[PenaltySegment]
+    sources: list[str]
+    warnings: list[str] = Field(default_factory=list)
+
+
 class CaseStatus(Model):
     invoice_id: str
     customer_id: str
@@ -348,6 +396,15 @@ class CaseStatus(Model):
     sending: NextAction | None = None
     # The day the claim is time-barred unless interrupted (a court claim, an acknowledgement).
     limitation_on: date | None = None
+    # What penalties are computed from: payments with the day they reached us, the customer's kind
+    # and contractual rate.
+    payments: list[PaymentMade] = Field(default_factory=list)
+    customer_kind: CustomerKind | None = None
+    penalty_rate_percent: Decimal | None = None
+    # Penalties to date, filled by the reader (starter.cases), never by the workflow: rates are the
+    # operator's data, read at process start. `penalties_unavailable` says why there are none.
+    penalties: PenaltyStatement | None = None
+    penalties_unavailable: str | None = None
 
     def read_at(self, now: datetime) -> CaseStatus:
         """The figures that depend on time, brought to `now` (what the API and the CLI show)."""

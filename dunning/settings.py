@@ -97,3 +97,23 @@ class ChannelSettings:
     @property
     def outbox_dir(self) -> Path:
         return Path(_env("DUNNING_OUTBOX_DIR", str(self.var_dir / "outbox")))
+
+
+@dataclass(frozen=True)
+class PenaltySettings:
+    """How penalties are computed: the operator's rates file and the imputation of partial payments."""
+
+    var_dir: Path = field(default_factory=lambda: Path(_env("DUNNING_VAR_DIR", "var")))
+    # Rows that add semesters to the packaged rates, or replace theirs (README, "Penalties and rates").
+    rates_file_override: Path | None = field(default_factory=lambda: _optional_path("DUNNING_RATES_FILE"))
+    # "interest" (Code civil 1343-1, the legal default: a partial payment settles accrued interest
+    # first) or "principal" (the creditor waives that and reduces the principal first).
+    imputation: str = field(default_factory=lambda: _env("DUNNING_IMPUTATION", "interest"))
+
+    def __post_init__(self) -> None:
+        if self.imputation not in ("interest", "principal"):
+            raise ValueError(f"DUNNING_IMPUTATION must be interest or principal, not {self.imputation!r}")
+
+    @property
+    def rates_file(self) -> Path:
+        return self.rates_file_override or self.var_dir / "rates.csv"

@@ -27,12 +27,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.models import CaseStatus, Stage
 from dunning.client import connect
-from dunning.settings import TemporalSettings
+from dunning.rates import penalty_policy
+from dunning.settings import PenaltySettings, TemporalSettings
 from starter import cases
 from starter.bank import BankFileRejected, Journal, LineReason, ReconciliationReport
 from starter.call_log import CallLog, log_call
 from starter.dispatch import Dispatcher
 from starter.events import EVENT, EVENT_BATCH, Event, describe_errors
+from starter.penalties_api import penalties_router
 from starter.reconcile import AlreadySettled, assign_line, import_bank_file, journal_path
 from starter.store import IngressStore
 from starter.webhooks import WebhookSettings
@@ -113,6 +115,8 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
     if not settings.api_token:
         raise ValueError("DUNNING_API_TOKEN is empty: set it (e.g. `openssl rand -hex 32`) before serving the API")
     services = _Services(settings, client)
+    # The operator's rates file is read once, here: a malformed one stops the API from starting.
+    policy = penalty_policy(PenaltySettings(var_dir=settings.var_dir))
     bearer = HTTPBearer(auto_error=False, description="the value of DUNNING_API_TOKEN")
 
     def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
@@ -224,7 +228,7 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
     @router.get("/cases/{invoice_id}", response_model=CaseStatus, summary="One case's status (always current)")
     async def get_case(invoice_id: str, dispatcher: Services) -> CaseStatus:
         try:
-            return await cases.case_status(dispatcher.client, invoice_id)
+            return await cases.case_status(dispatcher.client, invoice_id, policy=policy)
         except ValueError as error:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
         except RPCError as error:
@@ -269,6 +273,7 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
         description="Billing events and bank statements in, dunning cases out. Bearer token: DUNNING_API_TOKEN.",
         lifespan=lifespan,
     )
+    router.include_router(penalties_router(policy, services.dispatcher))
     app.include_router(router)
     app.include_router(webhook_router(settings.webhooks, services.dispatcher))  # signed, no bearer token
     return app

@@ -9,14 +9,16 @@ allows (a `Stage`, an id of `domain.models.IdText` form) and then quoted and esc
 
 import asyncio
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from domain.calendar import PARIS
 from domain.calls import script_for
-from domain.models import CaseStatus, DunningResult, NextAction, Stage, workflow_id_for
+from domain.models import CaseStatus, DunningResult, NextAction, PenaltyStatement, Stage, workflow_id_for
+from domain.penalties import PenaltyPolicy, claim_of, statement, with_penalties
 from dunning import search_attributes as sa
 from workflows.invoice_dunning import InvoiceDunning
 
@@ -66,14 +68,26 @@ def cases_query(stage: str | None = None, customer_id: str | None = None) -> str
     return " AND ".join(clauses)
 
 
-async def case_status(client: Client, invoice_id: str, now: datetime | None = None) -> CaseStatus:
+async def case_status(
+    client: Client, invoice_id: str, now: datetime | None = None, *, policy: PenaltyPolicy | None = None
+) -> CaseStatus:
     """The case as of `now` (default: this instant). The query answers as of the case's last workflow
-    task, weeks ago for a sleeping case: its time-dependent figures are brought to the reading here.
+    task, weeks ago for a sleeping case: its time-dependent figures are brought to the reading here,
+    penalties to date included when the reader passes the `policy` it loaded at start.
 
     Raises temporalio RPCError NOT_FOUND for an unknown invoice."""
     handle = client.get_workflow_handle(workflow_id_for(check_id(invoice_id, "invoice id")), result_type=DunningResult)
     status = await handle.query(InvoiceDunning.status)
-    return status.read_at(now or datetime.now(UTC))
+    read = status.read_at(now or datetime.now(UTC))
+    return read if policy is None else with_penalties(read, policy, read.as_of or datetime.now(UTC))
+
+
+async def case_penalties(client: Client, invoice_id: str, policy: PenaltyPolicy, as_of: date) -> PenaltyStatement:
+    """A case's penalties on `as_of` (a Paris day), from its own payments, credit notes and notice.
+
+    Raises MissingRate when a semester's rate is not known, RPCError NOT_FOUND for an unknown invoice."""
+    status = await case_status(client, invoice_id, datetime.combine(as_of, time(12), PARIS))
+    return statement(claim_of(status, as_of), policy)
 
 
 async def list_cases(

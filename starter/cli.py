@@ -22,9 +22,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.calendar import PARIS
 from domain.calls import script_for
-from domain.models import CallOutcome, NextAction, NonPaymentReason, Stage
+from domain.models import CallOutcome, CaseStatus, NextAction, NonPaymentReason, Stage
 from dunning.client import connect
-from starter import cases
+from starter import cases, penalties_cli
 from starter.api import IngressSettings, create_app
 from starter.bank import BankFileRejected, Journal, ReconciliationReport
 from starter.call_log import CallLog, log_call
@@ -53,6 +53,8 @@ app.add_typer(bank_app, name="bank")
 calls_app = typer.Typer(help="Call tasks: the work waiting for a person.")
 app.add_typer(calls_app, name="calls")
 app.add_typer(templates_app, name="templates")
+app.command("penalties")(penalties_cli.penalties)
+app.add_typer(penalties_cli.rates_app, name="rates")
 
 console = Console()
 errors = Console(stderr=True)
@@ -298,7 +300,7 @@ def status(invoice_id: str) -> None:
 
     async def work() -> None:
         client = await connect(IngressSettings().temporal)
-        case = await cases.case_status(client, invoice_id)
+        case = await cases.case_status(client, invoice_id, policy=penalties_cli.load_policy())
         head = Table(show_header=False, title=f"Invoice {case.invoice_id}")
         for label, value in (
             ("customer", case.customer_id),
@@ -317,6 +319,7 @@ def status(invoice_id: str) -> None:
             ("contact", case.contact or "none noted"),
             ("time-barred on", str(case.limitation_on) if case.limitation_on else "unknown"),
             ("unusable", ", ".join(case.unusable_channels) or "none"),
+            ("penalties", _penalties_line(case)),
         ):
             head.add_row(label, value)
         if case.sending is not None:
@@ -353,6 +356,13 @@ def status(invoice_id: str) -> None:
     except ValueError as error:
         errors.print(str(error), markup=False)
         raise typer.Exit(2) from error
+
+
+def _penalties_line(case: CaseStatus) -> str:
+    p = case.penalties
+    if p is None:
+        return f"not computed: {case.penalties_unavailable}"
+    return f"{p.interest} + indemnity {p.indemnity}, total due {p.total_due} (`dunning penalties {case.invoice_id}`)"
 
 
 @app.command("cases")

@@ -1,35 +1,13 @@
-"""Pure domain rules: the law's worked examples, the French calendar, input validation."""
+"""Pure domain rules: the French calendar, input validation (penalties: tests/test_penalties.py)."""
 
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
 
 from domain.calendar import add_business_days, next_business_day, send_slot
 from domain.models import InvoiceInput
-from domain.penalties import MissingRate, b2b_late_penalties
 from tests.conftest import make_invoice
-
-
-def test_penalties_match_the_worked_example_of_the_law_reference() -> None:
-    # fr-late-payment-law.md §3: 10,000 EUR due 2025-06-20, paid 2025-08-10 -> 172.51 + 40.00.
-    paid = [(date(2025, 8, 10), Decimal("10000"))]
-    penalties = b2b_late_penalties(Decimal("10000"), date(2025, 6, 20), date(2025, 8, 10), paid)
-    assert [s.days for s in penalties.segments] == [10, 41]
-    assert penalties.interest == Decimal("172.51")
-    assert penalties.total == Decimal("212.51")
-
-
-def test_partial_payment_reduces_the_principal_from_the_next_day() -> None:
-    paid = [(date(2025, 7, 15), Decimal("4000")), (date(2025, 8, 10), Decimal("6000"))]
-    penalties = b2b_late_penalties(Decimal("10000"), date(2025, 6, 20), date(2025, 8, 10), paid)
-    assert penalties.interest == Decimal("137.89")
-
-
-def test_a_semester_without_a_verified_rate_is_never_guessed() -> None:
-    with pytest.raises(MissingRate, match="2026 S2"):
-        b2b_late_penalties(Decimal("100"), date(2026, 6, 20), date(2026, 7, 10), [])
 
 
 def test_sends_move_to_the_next_business_day_at_9_paris() -> None:
