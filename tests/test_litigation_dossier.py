@@ -82,11 +82,14 @@ def test_the_account_statement_penalties_and_events_are_the_cases(tmp_path: Path
     files = unzip(litigation(tmp_path).render(make_handover(CaseFile(tmp_path / "cases"))).archive)
 
     invoice = pdf_text(files["pieces/01-facture.pdf"])
-    assert "F-0042" in invoice and money(Decimal("1200.00")) in invoice and "BC-2026-118" in invoice
+    assert "F-0042" in invoice
+    assert money(Decimal("1200.00")) in invoice
+    assert "BC-2026-118" in invoice
     statement = pdf_text(files["pieces/02-releve-de-compte.pdf"])
     for expected in ("Boulangerie Martin SARL", "732 829 320", "12 rue Oberkampf, 75011 Paris", "professionnel"):
         assert expected in statement
-    assert money(Decimal("200.00")) in statement and money(Decimal("1000.00")) in statement
+    assert money(Decimal("200.00")) in statement
+    assert money(Decimal("1000.00")) in statement
     # Penalties computed here from the law's formula, independently of the service's code.
     rate = Decimal("12.15")
     first = Decimal("1200.00") * rate / 100 * (PAID_ON - DUE_ON).days / 365
@@ -94,9 +97,11 @@ def test_the_account_statement_penalties_and_events_are_the_cases(tmp_path: Path
     penalties = (first + second).quantize(Decimal("0.01"))
     computation = pdf_text(files["pieces/03-decompte.pdf"])
     assert money(penalties) in computation
-    assert "12,15 %" in computation and "juriblio.fr" in computation
+    assert "12,15 %" in computation
+    assert "juriblio.fr" in computation
     events = pdf_text(files["pieces/09-echanges.pdf"])
-    assert "Promesse de paiement" in events and "livraison incomplète" in events
+    assert "Promesse de paiement" in events
+    assert "livraison incomplète" in events
 
 
 def test_the_trail_csv_and_json_match_the_cases_messages(tmp_path: Path) -> None:
@@ -122,7 +127,8 @@ def test_the_trail_csv_and_json_match_the_cases_messages(tmp_path: Path) -> None
     assert data["trail"] == [m.model_dump(mode="json") for m in handover.messages]
     assert data["debtor"]["siren"] == "732829320"
     history = pdf_text(files["pieces/07-historique-des-relances.pdf"])
-    assert "MF-991" in history and "sg-abc" in history
+    assert "MF-991" in history
+    assert "sg-abc" in history
 
 
 @pytest.mark.parametrize(
@@ -140,10 +146,8 @@ def test_the_requete_names_the_debtors_court(tmp_path: Path, city: str, postcode
     files = unzip(litigation(tmp_path).render(make_handover(CaseFile(tmp_path / "cases"), debtor)).archive)
     requete = pdf_text(files["00-projet-de-requete-injonction-de-payer.pdf"])
     assert "Projet de requête — à vérifier et signer" in requete
-    assert (
-        f"Juridiction saisie À l'attention {'du juge' if kind == 'consumer' else 'de Madame, Monsieur le président'} : {court}."
-        in requete
-    )
+    addressed = "du juge" if kind == "consumer" else "de Madame, Monsieur le président"
+    assert f"Juridiction saisie À l'attention {addressed} : {court}." in requete
     assert "à déterminer" not in requete.split("Parties")[0]
 
 
@@ -152,7 +156,8 @@ def test_a_city_without_court_data_is_reported_undetermined(tmp_path: Path) -> N
     rendered = litigation(tmp_path).render(make_handover(CaseFile(tmp_path / "cases"), debtor))
     requete = pdf_text(unzip(rendered.archive)["00-projet-de-requete-injonction-de-payer.pdf"])
     assert "Tribunal de commerce (ou tribunal des activités économiques) du siège du débiteur" in requete
-    assert "juridiction à déterminer" in requete and "Rodez (12000)" in requete
+    assert "juridiction à déterminer" in requete
+    assert "Rodez (12000)" in requete
     assert any("court not determined" in note for note in rendered.notes)
 
 
@@ -165,20 +170,25 @@ def test_the_requete_states_the_amounts_and_the_note_the_service_deadline(tmp_pa
     assert penalties > 0
     for amount in (principal, penalties, indemnity, principal + penalties + indemnity):
         assert money(amount) in requete
-    assert "L441-10" in requete and "D441-5" in requete and "1405" in requete
+    assert "L441-10" in requete
+    assert "D441-5" in requete
+    assert "1405" in requete
     # The bordereau is in the requête (CPC 1407).
     assert "pieces/04-formal_notice-registered_letter.pdf" in requete
     note = pdf_text(files["00-note-de-transmission.pdf"])
     # Filed in June 2026: an order before 1 September 2026 has six months, one from then three.
     assert "rendue à compter du 1 septembre 2026 doit être signifiée" in note
-    assert "dans les 3 mois" in note and "2026-96" in note and "dans les 6 mois" in note
+    assert "dans les 3 mois" in note
+    assert "2026-96" in note
+    assert "dans les 6 mois" in note
 
 
 def test_a_consumer_is_claimed_neither_penalties_nor_indemnity(tmp_path: Path) -> None:
     debtor = customer("Lyon", "69003", "consumer")
     files = unzip(litigation(tmp_path).render(make_handover(CaseFile(tmp_path / "cases"), debtor)).archive)
     requete = pdf_text(files["00-projet-de-requete-injonction-de-payer.pdf"])
-    assert "D441-5" not in requete and "1231-6" in requete
+    assert "D441-5" not in requete
+    assert "1231-6" in requete
     assert f"la somme de {money(Decimal('1000.00'))}, outre les intérêts au taux légal" in requete
 
 
@@ -190,7 +200,8 @@ def test_two_renders_of_one_request_are_the_same_bytes_and_a_retry_records_the_s
     again = ActivityEnvironment().run(litigation(tmp_path).hand_over_to_litigation, handover)
     assert first.status is again.status is DeliveryStatus.SENT
     assert (again.content_sha256, again.document) == (first.content_sha256, first.document)
-    assert first.document is not None and first.document.endswith(".zip")
+    assert first.document is not None
+    assert first.document.endswith(".zip")
     kept = CaseFile(tmp_path / "cases").read(first.document)
     [dossier] = (tmp_path / "dossiers").glob("*.zip")
     assert hashlib.sha256(kept).hexdigest() == first.content_sha256 == hashlib.sha256(dossier.read_bytes()).hexdigest()
@@ -207,7 +218,8 @@ def test_an_agency_gets_the_dossier_addressed_to_it_without_a_requete(tmp_path: 
     assert not any("requete" in name for name in files)
     assert "pieces/04-formal_notice-registered_letter.pdf" in files
     note = pdf_text(named(files, "note-de-transmission"))
-    assert "À l'attention de Recouvra SAS (dossiers@recouvra.example)" in note and "R124-4" in note
+    assert "À l'attention de Recouvra SAS (dossiers@recouvra.example)" in note
+    assert "R124-4" in note
 
 
 def test_an_altered_letter_in_the_case_file_stops_the_hand_over(tmp_path: Path) -> None:
@@ -245,7 +257,8 @@ async def test_a_case_handed_over_records_its_dossier_and_hash(harness: Harness)
 
     assert result.outcome is Outcome.LITIGATION
     [handover] = [m for m in status.messages if m.step == "litigation_handover"]
-    assert handover.document is not None and handover.document.endswith(".zip")
+    assert handover.document is not None
+    assert handover.document.endswith(".zip")
     archive = CaseFile(harness.settings.case_file_dir).read(handover.document)
     assert hashlib.sha256(archive).hexdigest() == handover.content_sha256
     [dossier] = harness.settings.dossier_dir.glob("*.zip")

@@ -30,6 +30,7 @@ from activities.litigation.courts import Court, competent_court, service_deadlin
 from activities.rendering import template_environment
 from domain.calendar import PARIS
 from domain.delivery import HandoverRequest
+from domain.models import ActionStatus
 from dunning.settings import Creditor, HandoverSettings
 
 PACKAGE = Path(__file__).parent
@@ -126,6 +127,7 @@ class DossierBuilder:
             "deadlines": service_deadlines(request.as_of),
             "events": case_events(handover),
             "messages": sorted(handover.messages, key=lambda m: m.sent_at),
+            "reminders_sent": sum(1 for m in handover.messages if m.status is ActionStatus.SENT),
             "document_date": request.as_of.isoformat(),
         }
         pieces = self._pieces(values, evidence)
