@@ -118,7 +118,13 @@ def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
         SmsActivities(ledger, sms, creditor, templates).send_sms,
         LetterActivities(ledger, postal_adapter, creditor, case_file, templates).send_registered_letter,
         LetterTracker(postal_adapter, case_file).track_letter,
-        LitigationActivities(ledger, OutboxLitigation(settings.outbox_dir), creditor).hand_over_to_litigation,
+        LitigationActivities(
+            ledger,
+            OutboxLitigation(settings.outbox_dir, settings.dossier_dir),
+            creditor,
+            case_file,
+            settings.handover,
+        ).hand_over_to_litigation,
     ]
 
 

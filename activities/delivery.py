@@ -63,7 +63,8 @@ class Rendered(Protocol):
 
     @property
     def document(self) -> bytes | None:
-        """A PDF the case file keeps as evidence (a letter, an e-mail's attachment), if any."""
+        """A document the case file keeps as evidence (a letter's or an attachment's PDF, the
+        litigation dossier's ZIP), if any."""
         ...
 
 
@@ -88,13 +89,15 @@ class Trail:
     document: str | None
 
 
-def _trail(request: MessageRequest, rendered: Rendered, case_file: CaseFile | None) -> Trail:
+def _trail(request: MessageRequest, rendered: Rendered, case_file: CaseFile | None, suffix: str) -> Trail:
     document = None
     if rendered.document is not None:
         if case_file is None:
             raise ValueError(f"{request.message_id}: a document to keep and no case file to keep it in")
         # Rendering is deterministic, so an attempt after a sent one writes the same bytes again.
-        document, _ = case_file.put(request.workflow_id, f"{request.step}-{request.message_id}.pdf", rendered.document)
+        document, _ = case_file.put(
+            request.workflow_id, f"{request.step}-{request.message_id}{suffix}", rendered.document
+        )
     content_sha256 = hashlib.sha256(rendered.sent_content).hexdigest()
     return Trail(recipient=rendered.sent_to, content_sha256=content_sha256, document=document)
 
@@ -105,11 +108,12 @@ def deliver_once(
     render: Callable[[MessageRequest], R],
     adapter: ChannelAdapter[R],
     case_file: CaseFile | None = None,
+    document_suffix: str = ".pdf",
 ) -> Delivery:
     # Rendering first: a template error must not leave a claim behind. The document is filed before
     # sending so that a message the provider has is never missing from the case file.
     rendered = render(request)
-    trail = _trail(request, rendered, case_file)
+    trail = _trail(request, rendered, case_file, document_suffix)
     claim = ledger.claim(request.message_id, request.workflow_id, request.step, request.channel.value)
     if claim.state is ClaimState.SENT:
         activity.logger.info("%s already sent by an earlier attempt", request.message_id)

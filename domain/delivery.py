@@ -13,7 +13,7 @@ from uuid import NAMESPACE_URL, uuid5
 from pydantic import BaseModel, ConfigDict
 
 from domain.ladder import Channel
-from domain.models import Action, Customer
+from domain.models import Action, Customer, SentMessage
 
 
 class PaymentLine(BaseModel):
@@ -59,6 +59,9 @@ class HandoverRequest(BaseModel):
 
     message: MessageRequest
     actions: list[Action]
+    # The messages the case can prove it sent, whose documents and proofs go into the dossier. Empty
+    # in hand-overs scheduled before the dossier carried them.
+    messages: list[SentMessage] = []
 
 
 class DeliveryStatus(StrEnum):

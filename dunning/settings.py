@@ -66,6 +66,22 @@ class PostalSettings:
 
 
 @dataclass(frozen=True)
+class HandoverSettings:
+    """Where the litigation dossier goes (README, "Litigation dossier"): to a person who files the
+    draft requête at court, or to a partner collection agency (seed 001: bad-faith customers go there)."""
+
+    destination: str = field(default_factory=lambda: _env("DUNNING_HANDOVER_DESTINATION", "court"))
+    agency_name: str | None = field(default_factory=lambda: os.environ.get("DUNNING_AGENCY_NAME") or None)
+    agency_email: str | None = field(default_factory=lambda: os.environ.get("DUNNING_AGENCY_EMAIL") or None)
+
+    def __post_init__(self) -> None:
+        if self.destination not in ("court", "agency"):
+            raise ValueError(f"DUNNING_HANDOVER_DESTINATION must be court or agency, not {self.destination!r}")
+        if self.destination == "agency" and not (self.agency_name and self.agency_email):
+            raise ValueError("DUNNING_HANDOVER_DESTINATION=agency needs DUNNING_AGENCY_NAME and DUNNING_AGENCY_EMAIL")
+
+
+@dataclass(frozen=True)
 class ChannelSettings:
     # Without a SendGrid key, e-mails are written to the outbox: a fresh checkout never e-mails anyone.
     sendgrid_api_key: str | None = field(default_factory=lambda: os.environ.get("SENDGRID_API_KEY") or None)
@@ -82,6 +98,7 @@ class ChannelSettings:
     tracking_key: str | None = field(default_factory=lambda: os.environ.get("DUNNING_TRACKING_KEY") or None)
     creditor: "Creditor" = field(default_factory=lambda: Creditor())
     postal: PostalSettings = field(default_factory=lambda: PostalSettings())
+    handover: HandoverSettings = field(default_factory=lambda: HandoverSettings())
     var_dir: Path = field(default_factory=lambda: Path(_env("DUNNING_VAR_DIR", "var")))
     # Templates of the operator's own that override the packaged ones (README, "Templates").
     template_dir: Path | None = field(default_factory=lambda: _optional_path("DUNNING_TEMPLATE_DIR"))
@@ -93,6 +110,11 @@ class ChannelSettings:
     @property
     def case_file_dir(self) -> Path:
         return Path(_env("DUNNING_CASE_FILE_DIR", str(self.var_dir / "cases")))
+
+    @property
+    def dossier_dir(self) -> Path:
+        """Where the litigation dossiers (ZIP) wait for the person or agency they are handed to."""
+        return Path(_env("DUNNING_DOSSIER_DIR", str(self.var_dir / "dossiers")))
 
     @property
     def outbox_dir(self) -> Path:

@@ -29,7 +29,7 @@ from activities.sms import OutboxSms, SmsActivities
 from domain.delivery import Delivery, DeliveryStatus, HandoverRequest, MessageRequest, message_id_for
 from domain.ladder import Channel
 from domain.models import Customer
-from dunning.settings import Creditor
+from dunning.settings import Creditor, HandoverSettings
 from dunning.tracking_ref import TrackingRefs, new_key
 from tests.fake_sendgrid import FakeSendGrid
 
@@ -90,7 +90,13 @@ def letter_attempt(ledger: SentLedger, root: Path) -> Delivery:
 
 
 def litigation_attempt(ledger: SentLedger, root: Path) -> Delivery:
-    activities = LitigationActivities(ledger, OutboxLitigation(root), Creditor())
+    activities = LitigationActivities(
+        ledger,
+        OutboxLitigation(root, root.parent / "dossiers"),
+        Creditor(),
+        CaseFile(root.parent / "cases"),
+        HandoverSettings(),
+    )
     handover = HandoverRequest(message=message("litigation_handover", Channel.LITIGATION), actions=[])
     return ActivityEnvironment().run(activities.hand_over_to_litigation, handover)
 

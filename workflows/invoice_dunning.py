@@ -251,7 +251,9 @@ class InvoiceDunning:
     ) -> tuple[ActionStatus, str | None, Delivery | None]:
         argument: MessageRequest | HandoverRequest = message
         if channel is Channel.LITIGATION:
-            argument = HandoverRequest(message=message, actions=self.case.actions)
+            argument = HandoverRequest(
+                message=message, actions=self.case.actions, messages=[*self.case.messages.values()]
+            )
         activity_name, timeout = ACTIVITY_FOR_CHANNEL[channel]
         now = workflow.now()
         # Visible to a query and in the UI while the provider is retried (an outage lasts hours).

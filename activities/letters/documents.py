@@ -49,8 +49,9 @@ class AssetsOnly(URLFetcher):  # type: ignore[misc]
         return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})
 
 
-def html_to_pdf(html: str) -> bytes:
-    document = HTML(string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=AssetsOnly(ASSETS))
+def html_to_pdf(html: str, assets: Path = ASSETS) -> bytes:
+    """`html` laid out as PDF, its stylesheets read from `assets` only (the letters' by default)."""
+    document = HTML(string=html, base_url=assets.as_uri() + "/", url_fetcher=AssetsOnly(assets))
     pdf = document.write_pdf()
     assert isinstance(pdf, bytes)  # write_pdf returns the bytes when given no target
     return pdf
