@@ -43,6 +43,11 @@ def use_penalty_policy(policy: PenaltyPolicy) -> None:
     _PENALTIES.policy = policy
 
 
+def penalty_policy() -> PenaltyPolicy:
+    """The policy every message and dossier of this process computes penalties with."""
+    return _PENALTIES.policy
+
+
 # From level 2 on, business debtors are told what the law adds to the debt (L441-10 II, D441-5).
 PENALTY_LEVEL = 2
 

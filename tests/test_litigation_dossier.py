@@ -78,6 +78,18 @@ def test_the_dossier_holds_every_piece_and_its_manifest_hashes_match(tmp_path: P
             assert entry["sha256"] in bordereau.replace(" ", "")
 
 
+def interest_first() -> tuple[Decimal, Decimal]:
+    """The principal and penalties still due, computed here from the law's formula independently of
+    the service's code: the 200.00 payment settles the penalties accrued by its day first (Code civil
+    1343-1, the default imputation), the rest reduces the principal."""
+    rate, cent = Decimal("12.15"), Decimal("0.01")
+    first = Decimal("1200.00") * rate / 100 * (PAID_ON - DUE_ON).days / 365
+    settled = first.quantize(cent)
+    principal = Decimal("1200.00") - (Decimal("200.00") - settled)
+    second = principal * rate / 100 * (AS_OF - PAID_ON).days / 365
+    return principal, (first + second).quantize(cent) - settled
+
+
 def test_the_account_statement_penalties_and_events_are_the_cases(tmp_path: Path) -> None:
     files = unzip(litigation(tmp_path).render(make_handover(CaseFile(tmp_path / "cases"))).archive)
 
@@ -90,13 +102,10 @@ def test_the_account_statement_penalties_and_events_are_the_cases(tmp_path: Path
         assert expected in statement
     assert money(Decimal("200.00")) in statement
     assert money(Decimal("1000.00")) in statement
-    # Penalties computed here from the law's formula, independently of the service's code.
-    rate = Decimal("12.15")
-    first = Decimal("1200.00") * rate / 100 * (PAID_ON - DUE_ON).days / 365
-    second = Decimal("1000.00") * rate / 100 * (AS_OF - PAID_ON).days / 365
-    penalties = (first + second).quantize(Decimal("0.01"))
+    principal, penalties = interest_first()
     computation = pdf_text(files["pieces/03-decompte.pdf"])
     assert money(penalties) in computation
+    assert money(principal) in computation
     assert "12,15 %" in computation
     assert "juriblio.fr" in computation
     events = pdf_text(files["pieces/09-echanges.pdf"])
@@ -166,8 +175,7 @@ def test_the_requete_states_the_amounts_and_the_note_the_service_deadline(tmp_pa
     requete = pdf_text(files["00-projet-de-requete-injonction-de-payer.pdf"])
     data = json.loads(files["donnees/dossier.json"])["claim"]
     principal, penalties, indemnity = (Decimal(data[k]) for k in ("principal", "penalties", "indemnity"))
-    assert (principal, indemnity) == (Decimal("1000.00"), Decimal("40.00"))
-    assert penalties > 0
+    assert (principal, penalties, indemnity) == (*interest_first(), Decimal("40.00"))
     for amount in (principal, penalties, indemnity, principal + penalties + indemnity):
         assert money(amount) in requete
     assert "L441-10" in requete

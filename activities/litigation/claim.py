@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from activities.rendering import penalty_policy
+from domain import penalties
 from domain.delivery import HandoverRequest
 from domain.ladder import Channel
-from domain.models import ActionStatus, CustomerKind, SentMessage
+from domain.models import ActionStatus, CustomerKind, PaymentMade, SentMessage
 from domain.money import to_cents
-from domain.penalties import RECOVERY_INDEMNITY, MissingRate, b2b_late_penalties, rates_on
+from domain.penalties import RECOVERY_INDEMNITY
+from domain.rates import MissingRate
 
 ZERO = Decimal("0.00")
 # The case's own records of disputes, promises and plans (domain.case_events), as the trail names them.
@@ -76,9 +79,17 @@ def claim_of(handover: HandoverRequest) -> Claim:
         "Code de commerce, art. L441-10 II (pénalités de retard, taux BCE majoré de 10 points)",
         "Code de commerce, art. D441-5 (indemnité forfaitaire pour frais de recouvrement de 40 euros)",
     ]
-    payments = [(p.received_on, p.amount) for p in request.payments]
+    policy = penalty_policy()
+    debt = penalties.Claim(
+        kind=CustomerKind.BUSINESS,
+        principal=request.amount - request.credited,
+        due_on=request.due_on,
+        as_of=request.as_of,
+        payments=tuple(PaymentMade(received_on=p.received_on, amount=p.amount) for p in request.payments),
+        rate_percent=request.penalty_rate_percent,
+    )
     try:
-        computed = b2b_late_penalties(request.amount - request.credited, request.due_on, request.as_of, payments)
+        computed = penalties.late_penalties(debt, policy)
         segments = tuple(
             RateSegment(
                 s.first_day,
@@ -87,16 +98,18 @@ def claim_of(handover: HandoverRequest) -> Claim:
                 s.principal,
                 s.rate_percent,
                 to_cents(s.interest),
-                rates_on(s.first_day).source,
+                policy.rates.on(s.first_day).source,
             )
             for s in computed.segments
         )
     except MissingRate as err:
         return Claim(True, request.balance, None, RECOVERY_INDEMNITY, (), since, tuple(grounds), str(err), notice_on)
+    # With interest first (Code civil 1343-1) partial payments settled penalties before principal:
+    # what is claimed is the principal still due and the penalties not yet paid.
     return Claim(
         True,
-        request.balance,
-        computed.interest,
+        computed.principal_due,
+        computed.interest - computed.interest_paid,
         computed.indemnity,
         segments,
         since,
