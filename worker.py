@@ -26,6 +26,7 @@ from activities.litigation import LitigationActivities, OutboxLitigation
 from activities.sms import OutboxSms, SmsActivities, TwilioSms
 from dunning import search_attributes
 from dunning.client import connect
+from dunning.codec import CodecKeyError
 from dunning.settings import ChannelSettings, TemporalSettings
 from dunning.tracking_ref import KEY_VARIABLE, TrackingRefs, new_key
 from workflows.invoice_dunning import InvoiceDunning
@@ -141,7 +142,10 @@ def build_worker(
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     temporal = TemporalSettings()
-    client = await connect(temporal)
+    try:
+        client = await connect(temporal)
+    except CodecKeyError as error:
+        raise SystemExit(f"worker not started: {error}") from error
     try:
         added = await search_attributes.ensure(client)
     except search_attributes.MissingSearchAttributes as error:
