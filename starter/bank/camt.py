@@ -91,7 +91,7 @@ def _identify(data: bytes) -> tuple[str, str]:
     """The document's namespace and the local name of its report element (Stmt, Ntfctn or Rpt)."""
     events = _events(data, events=("start",))
     _, root = next(events)
-    if root.getroottree().docinfo.doctype:
+    if root.getroottree().docinfo.internalDTD is not None:  # set by any DOCTYPE, with or without a subset
         # No bank sends one; a DTD is how entity bombs and file or URL inclusions arrive.
         raise _FileProblem(_doctype_line(data) or _line_of(root), "a DOCTYPE is not allowed in a bank file")
     namespace, local = _split_tag(root.tag)
