@@ -60,7 +60,8 @@ def parse_camt(data: bytes, *, source: str) -> ParsedFile:
     except etree.XMLSyntaxError as exc:
         error = BankFileError(
             source=source,
-            line_no=exc.lineno or None,
+            # lxml gives no line when the input ends before a root element: the problem is at the end.
+            line_no=exc.lineno or data.count(b"\n") + 1,
             entry=None,
             element=None,
             message=f"not well-formed XML: {exc.msg}",

@@ -234,7 +234,7 @@ def test_version_08_paths_in_errors() -> None:
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (b"", "bad.xml: not well-formed XML: no element found"),
+        (b"", "bad.xml line 1: not well-formed XML: no element found"),
         (b"%PDF-1.4", "bad.xml line 1: not well-formed XML: Start tag expected, '<' not found, line 1, column 1"),
         (
             STATEMENT.encode()[:9000],
