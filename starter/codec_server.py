@@ -14,7 +14,8 @@ an answer; it travels either way:
   fine on a loopback dev setup; in production put the UI behind its login and the codec server behind the
   same identity provider.
 
-A missing token gets 401, a wrong one 403, both before the body is read. CORS admits the UI's origins only.
+A missing token gets 401, a wrong one 403, both before the body is read; a body over
+DUNNING_CODEC_MAX_BODY_BYTES gets 413. CORS admits the UI's origins only (DUNNING_CODEC_UI_ORIGINS).
 """
 
 import argparse
@@ -115,7 +116,8 @@ def main() -> None:
         app = create_codec_app(CodecKeys.from_env(), CodecServerSettings())
     except ValueError as error:
         raise SystemExit(f"codec server not started: {error}") from error
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # No access log: the UI's requests carry the token in their path.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":
