@@ -29,6 +29,7 @@ from activities.sms import OutboxSms, SmsActivities, TwilioSms
 from domain.calendar import paris_date
 from dunning import search_attributes
 from dunning.client import connect
+from dunning.codec import CodecKeyError
 from dunning.rates import penalty_policy
 from dunning.settings import ChannelSettings, PenaltySettings, TemporalSettings
 from dunning.tracking_ref import KEY_VARIABLE, TrackingRefs, new_key
@@ -162,7 +163,10 @@ def build_worker(
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     temporal = TemporalSettings()
-    client = await connect(temporal)
+    try:
+        client = await connect(temporal)
+    except CodecKeyError as error:
+        raise SystemExit(f"worker not started: {error}") from error
     try:
         added = await search_attributes.ensure(client)
     except search_attributes.MissingSearchAttributes as error:

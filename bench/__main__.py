@@ -28,7 +28,8 @@ from bench.report import Figures, machine, print_table, write_markdown
 from domain.models import CaseStatus, Stage, workflow_id_for
 from dunning import search_attributes
 from dunning.binaries import venv_binary
-from dunning.client import DATA_CONVERTER
+from dunning.client import data_converter
+from dunning.codec import KEYS_VARIABLE, CodecKeys, new_key_entry
 from starter.bank import Journal, parse_camt
 from starter.bank.synth import make_camt053
 from starter.cli import _lines  # the CLI's own reader of an events file, so parsing is measured as run
@@ -271,7 +272,7 @@ async def run(cases: int, entries: int, concurrency: int, workflow_cache: int | 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         search_attributes=list(search_attributes.ALL),
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(CodecKeys.from_env()),
         ui=False,
     )
     with tempfile.TemporaryDirectory(prefix="dunning-bench-") as tmp:
@@ -328,6 +329,8 @@ def main() -> None:
     )
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"), help="where the figures are written")
     args = parser.parse_args()
+    # Payloads are encrypted as in service; a key of this run (inherited by the worker process) will do.
+    os.environ.setdefault(KEYS_VARIABLE, new_key_entry("bench"))
     started_at = datetime.now(UTC)
     figures = asyncio.run(run(args.cases, args.entries, args.concurrency, args.workflow_cache, args.worker_during))
     command = " ".join(["python -m bench", *sys.argv[1:]])

@@ -15,13 +15,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench.noop import BenchNoop
-from dunning.client import DATA_CONVERTER
+from dunning.client import data_converter
+from dunning.codec import CodecKeys
 from dunning.settings import ChannelSettings
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 
 
 async def main(address: str, raw_queue: str, product_queue: str, var_dir: Path) -> None:
-    client = await Client.connect(address, data_converter=DATA_CONVERTER)
+    client = await Client.connect(address, data_converter=data_converter(CodecKeys.from_env()))
     # No provider key: the benchmark's cases are due months ahead and send nothing, and if one did
     # it must land in the outbox, never at SendGrid.
     settings = ChannelSettings(sendgrid_api_key=None, var_dir=var_dir)

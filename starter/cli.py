@@ -24,6 +24,7 @@ from domain.calendar import PARIS
 from domain.calls import script_for
 from domain.models import CallOutcome, CaseStatus, NextAction, NonPaymentReason, Stage
 from dunning.client import connect
+from dunning.codec import CodecKeyError
 from starter import cases, penalties_cli
 from starter.api import IngressSettings, create_app
 from starter.bank import BankFileRejected, Journal, ReconciliationReport
@@ -75,6 +76,9 @@ async def _dispatcher() -> AsyncIterator[Dispatcher]:
 def _run(work: Coroutine[Any, Any, _T]) -> _T:
     try:
         return asyncio.run(work)
+    except CodecKeyError as error:
+        errors.print(str(error), markup=False)
+        raise typer.Exit(2) from error
     except RuntimeError as error:
         if "Failed client connect" in str(error):
             errors.print(f"[red]cannot reach Temporal ({IngressSettings().temporal.address}): {error}[/]")

@@ -19,9 +19,10 @@ from domain.models import DunningResult, InvoiceCancelled, InvoiceInput
 from dunning import search_attributes
 from dunning.binaries import venv_binary
 from dunning.cases import start_case
-from dunning.client import DATA_CONVERTER
+from dunning.codec import KEYS_VARIABLE
 from dunning.settings import ChannelSettings
 from dunning.tracking_ref import TrackingRefs, new_key
+from tests.codec_keys import TEST_CONVERTER, TEST_KEYS_TEXT
 from tests.fake_http import running
 from tests.fake_sendgrid import FakeSendGrid
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
@@ -31,6 +32,8 @@ TRACKING_KEY = new_key()
 
 # urllib honours proxy variables; the fake provider is on loopback.
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+# What the CLI and the API connect with (dunning.client.connect reads the environment).
+os.environ[KEYS_VARIABLE] = TEST_KEYS_TEXT
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     # One server per test: its clock jumps years ahead after a result, and an activity left in
     # flight by one test would pause time skipping for the next.
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=DATA_CONVERTER
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=TEST_CONVERTER
     )
     # The test server knows no custom attribute; an upsert of an unknown one hangs the workflow.
     await search_attributes.ensure(env.client)
@@ -51,7 +54,7 @@ async def start_dev_server() -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         search_attributes=list(search_attributes.ALL),
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_CONVERTER,
         ui=False,
     )
 

@@ -1,5 +1,7 @@
 """`make run` (deploy/local.py), really launched: on free ports, and next to another copy holding one."""
 
+import asyncio
+import json
 import os
 import queue
 import shlex
@@ -13,18 +15,23 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
 
 from dunning.binaries import venv_binary
+from dunning.client import data_converter
+from dunning.codec import KEYS_VARIABLE, CodecKeys
 from tests.ports import free_ports, held_port
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIABLES = ("TEMPORAL_PORT", "TEMPORAL_UI_PORT", "DUNNING_API_PORT")
+VARIABLES = ("TEMPORAL_PORT", "TEMPORAL_UI_PORT", "DUNNING_API_PORT", "DUNNING_CODEC_PORT")
 # A hang guard only: a dev server, a worker and the API start in seconds on an idle machine.
 STARTUP_LIMIT = 180
 
 
 def launcher_env(ports: dict[str, int], var_dir: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "DUNNING_API_TOKEN"}
+    # Without the test run's codec keys: the launcher makes its own development key.
+    env = {key: value for key, value in os.environ.items() if key not in ("DUNNING_API_TOKEN", KEYS_VARIABLE)}
     return {**env, **{name: str(port) for name, port in ports.items()}, "DUNNING_VAR_DIR": str(var_dir)}
 
 
@@ -60,7 +67,7 @@ def refused_launch(ports: dict[str, int], var: Path) -> subprocess.CompletedProc
 @pytest.mark.parametrize("taken", VARIABLES)
 def test_a_port_held_by_another_instance_stops_the_launch_before_anything_starts(taken: str, tmp_path: Path) -> None:
     with held_port() as busy:
-        ports = dict(zip(VARIABLES, free_ports(3), strict=True)) | {taken: busy}
+        ports = dict(zip(VARIABLES, free_ports(len(VARIABLES)), strict=True)) | {taken: busy}
         run = refused_launch(ports, tmp_path / "var")
     assert run.returncode == 1
     assert f"port {busy} " in run.stderr
@@ -73,14 +80,17 @@ def test_a_port_held_by_another_instance_stops_the_launch_before_anything_starts
 
 def test_the_same_port_twice_is_refused(tmp_path: Path) -> None:
     port = free_ports(1)[0]
-    ports = dict(zip(VARIABLES, free_ports(3), strict=True)) | {"TEMPORAL_UI_PORT": port, "DUNNING_API_PORT": port}
+    ports = dict(zip(VARIABLES, free_ports(len(VARIABLES)), strict=True)) | {
+        "TEMPORAL_UI_PORT": port,
+        "DUNNING_API_PORT": port,
+    }
     run = refused_launch(ports, tmp_path / "var")
     assert run.returncode == 1
     assert f"TEMPORAL_UI_PORT and DUNNING_API_PORT are both {port}" in run.stderr
 
 
 def test_launch_prints_the_exports_that_reach_this_instance(tmp_path: Path) -> None:
-    ports = dict(zip(VARIABLES, free_ports(3), strict=True))
+    ports = dict(zip(VARIABLES, free_ports(len(VARIABLES)), strict=True))
     process = launch(launcher_env(ports, tmp_path / "var"))
     assert process.stdout is not None
     lines: queue.Queue[str | None] = queue.Queue()
@@ -115,6 +125,25 @@ def test_launch_prints_the_exports_that_reach_this_instance(tmp_path: Path) -> N
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(calls, timeout=30)
         assert refused.value.code == 401
+
+        # The UI is pointed at this instance's codec server, which decodes with the key kept in var/.
+        keys = tmp_path / "var" / "codec-keys"
+        assert keys.stat().st_mode & 0o777 == 0o600
+        assert env[KEYS_VARIABLE] == keys.read_text().strip()
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['TEMPORAL_UI_PORT']}/api/v1/settings", timeout=30) as r:
+            endpoint = json.load(r)["Codec"]["Endpoint"]
+        assert endpoint.startswith(f"http://127.0.0.1:{ports['DUNNING_CODEC_PORT']}/")
+        assert f"http://127.0.0.1:{ports['DUNNING_CODEC_PORT']}" in banner
+        converter = data_converter(CodecKeys.parse(env[KEYS_VARIABLE]))
+        sealed = asyncio.run(converter.encode(["F-2026-0042"]))
+        request = urllib.request.Request(
+            f"{endpoint}/decode",
+            data=json_format.MessageToJson(Payloads(payloads=sealed)).encode(),
+            headers={"Content-Type": "application/json", "Origin": f"http://127.0.0.1:{ports['TEMPORAL_UI_PORT']}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payloads = json_format.Parse(response.read(), Payloads()).payloads
+        assert converter.payload_converter.from_payloads(payloads) == ["F-2026-0042"]
 
         # The CLI with the exports talks to this instance's server.
         cli = subprocess.run(

@@ -14,7 +14,7 @@ from temporalio.workflow import NondeterminismError
 from domain import ladder
 from domain.ladder import STANDARD, Channel, Step
 from domain.models import Segment
-from dunning.client import DATA_CONVERTER
+from tests.codec_keys import TEST_CONVERTER
 from worker import SANDBOX
 from workflows.invoice_dunning import InvoiceDunning
 
@@ -24,7 +24,7 @@ TEXTS = {path: path.read_text() for path in HISTORIES}
 
 async def replay_failure(path: Path) -> Exception | None:
     history = WorkflowHistory.from_json(f"invoice-{path.stem}", TEXTS[path])
-    replayer = Replayer(workflows=[InvoiceDunning], data_converter=DATA_CONVERTER, workflow_runner=SANDBOX)
+    replayer = Replayer(workflows=[InvoiceDunning], data_converter=TEST_CONVERTER, workflow_runner=SANDBOX)
     return (await replayer.replay_workflow(history, raise_on_replay_failure=False)).replay_failure
 
 

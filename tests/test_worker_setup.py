@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from dunning import search_attributes
 from dunning.binaries import venv_binary
-from dunning.client import DATA_CONVERTER
+from tests.codec_keys import TEST_CONVERTER
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_FIVE: list[SearchAttributeKey[Any]] = list(search_attributes.ALL[:5])
@@ -31,14 +31,14 @@ async def dev_server(attributes: list[SearchAttributeKey[Any]]) -> WorkflowEnvir
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         search_attributes=attributes,
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_CONVERTER,
         ui=False,
     )
 
 
 async def test_a_server_that_cannot_list_attributes_gets_them_all_added() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=DATA_CONVERTER
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=TEST_CONVERTER
     )
     try:
         assert await search_attributes.ensure(env.client) == sorted(k.name for k in search_attributes.ALL)

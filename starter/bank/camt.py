@@ -60,7 +60,8 @@ def parse_camt(data: bytes, *, source: str) -> ParsedFile:
     except etree.XMLSyntaxError as exc:
         error = BankFileError(
             source=source,
-            line_no=exc.lineno or None,
+            # lxml gives no line when the input ends before a root element: the problem is at the end.
+            line_no=exc.lineno or data.count(b"\n") + 1,
             entry=None,
             element=None,
             message=f"not well-formed XML: {exc.msg}",
@@ -79,7 +80,8 @@ class _FileProblem(Exception):
 
 
 def _events(data: bytes, **options: object) -> Iterator[tuple[str, _Element]]:
-    # No entity expansion, no network, no huge-tree mode: bank files come from outside.
+    # No entity expansion, no network, no huge-tree mode, no external DTD (load_dtd is off by default):
+    # bank files come from outside. A DOCTYPE is refused outright in _identify.
     events: Iterator[tuple[str, _Element]] = etree.iterparse(
         BytesIO(data), resolve_entities=False, no_network=True, huge_tree=False, **options
     )
@@ -90,6 +92,9 @@ def _identify(data: bytes) -> tuple[str, str]:
     """The document's namespace and the local name of its report element (Stmt, Ntfctn or Rpt)."""
     events = _events(data, events=("start",))
     _, root = next(events)
+    if root.getroottree().docinfo.internalDTD is not None:  # set by any DOCTYPE, with or without a subset
+        # No bank sends one; a DTD is how entity bombs and file or URL inclusions arrive.
+        raise _FileProblem(_doctype_line(data) or _line_of(root), "a DOCTYPE is not allowed in a bank file")
     namespace, local = _split_tag(root.tag)
     match = _NAMESPACE.fullmatch(namespace)
     if local != "Document" or match is None:
@@ -100,6 +105,11 @@ def _identify(data: bytes) -> tuple[str, str]:
         found = "nothing" if first is None else _split_tag(first[1].tag)[1]
         raise _FileProblem(_line_of(root), f"Document holds {found}, {message} expected")
     return namespace, report
+
+
+def _doctype_line(data: bytes) -> int | None:
+    start = data.find(b"<!DOCTYPE")
+    return data.count(b"\n", 0, start) + 1 if start >= 0 else None  # not found: an encoding other than ASCII's
 
 
 def _line_of(element: _Element) -> int | None:

@@ -234,7 +234,7 @@ def test_version_08_paths_in_errors() -> None:
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (b"", "bad.xml: not well-formed XML: no element found"),
+        (b"", "bad.xml line 1: not well-formed XML: no element found"),
         (b"%PDF-1.4", "bad.xml line 1: not well-formed XML: Start tag expected, '<' not found, line 1, column 1"),
         (
             STATEMENT.encode()[:9000],
@@ -267,7 +267,8 @@ def test_missing_account_skips_the_report() -> None:
     ]
 
 
-def test_entities_are_not_expanded() -> None:
+def test_a_dtd_is_refused_before_any_entity_is_read() -> None:
+    # More hostile files in test_hostile_xml.py.
     hostile = STATEMENT.replace(
         "<Document",
         '<!DOCTYPE Document [<!ENTITY secret SYSTEM "file:///etc/passwd">]>\n<Document',
@@ -275,8 +276,11 @@ def test_entities_are_not_expanded() -> None:
 
     parsed = parse_camt(hostile.encode(), source="hostile.xml")
 
-    assert parsed.errors == []
-    assert parsed.lines[5].remittance_text == ""
+    assert parsed.lines == []
+    assert [str(error) for error in parsed.errors] == [
+        f"hostile.xml line {hostile[: hostile.index('<!DOCTYPE')].count(chr(10)) + 1}:"
+        " a DOCTYPE is not allowed in a bank file"
+    ]
 
 
 def test_invalid_file_is_rejected_whole_or_kept_in_part() -> None:

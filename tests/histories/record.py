@@ -16,6 +16,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import paris_date, send_slot
@@ -25,7 +26,6 @@ from domain.tracking import MessageEvent
 from dunning import search_attributes
 from dunning.binaries import venv_binary
 from dunning.cases import start_case
-from dunning.client import DATA_CONVERTER
 from dunning.settings import ChannelSettings
 from tests.conftest import clear_due_date, colliding_due_date, make_invoice
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
@@ -121,8 +121,10 @@ RECORDERS = {
 
 
 async def main(names: list[str]) -> None:
+    # Recorded in clear, without the codec: a history encrypted with this run's test key could never be
+    # replayed again, and the codec decodes unencrypted payloads as they are.
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=DATA_CONVERTER
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter
     )
     await search_attributes.ensure(env.client)
     with TemporaryDirectory() as var, ThreadPoolExecutor(MAX_CONCURRENT_ACTIVITIES) as executor:

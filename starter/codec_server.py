@@ -1,0 +1,124 @@
+"""Codec server: the Temporal web UI and CLI send it encrypted payloads and get them back readable.
+
+    DUNNING_CODEC_KEYS=... DUNNING_CODEC_TOKEN=... python -m starter.codec_server --port 8081
+
+The protocol is Temporal's (samples-go codec-server/protocol.md): POST `.../encode` and `.../decode`
+with a Payloads message as protobuf JSON, answered in kind. Only someone holding DUNNING_CODEC_TOKEN gets
+an answer; it travels either way:
+
+- `Authorization: Bearer <token>` for scripts and the CLI
+  (`temporal workflow show --codec-endpoint http://127.0.0.1:8081 --codec-auth "Bearer $DUNNING_CODEC_TOKEN"`);
+- in the path, `/ui/<token>/decode`, for the web UI: the browser can send only the UI's own login token
+  (which the dev server's UI does not have), never a fixed one, and the protocol lets the endpoints sit
+  at any depth. `make run` points the UI there. Anyone who can read the UI's settings learns this URL:
+  fine on a loopback dev setup; in production put the UI behind its login and the codec server behind the
+  same identity provider.
+
+A missing token gets 401, a wrong one 403, both before the body is read; a body over
+DUNNING_CODEC_MAX_BODY_BYTES gets 413. CORS admits the UI's origins only (DUNNING_CODEC_UI_ORIGINS).
+"""
+
+import argparse
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+
+from dunning.codec import CodecKeys, EncryptionCodec
+from starter.body_limit import MIB, BodyLimit, limit_from_env
+
+TOKEN_VARIABLE = "DUNNING_CODEC_TOKEN"
+ORIGINS_VARIABLE = "DUNNING_CODEC_UI_ORIGINS"
+MAX_BODY_VARIABLE = "DUNNING_CODEC_MAX_BODY_BYTES"
+_DEFAULT_ORIGINS = "http://localhost:8233,http://127.0.0.1:8233"
+
+
+@dataclass(frozen=True)
+class CodecServerSettings:
+    token: str = field(default_factory=lambda: os.environ.get(TOKEN_VARIABLE, ""))
+    ui_origins: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            origin.strip() for origin in (os.environ.get(ORIGINS_VARIABLE) or _DEFAULT_ORIGINS).split(",")
+        )
+    )
+    # The UI decodes one page of history events a request; a whole 50 MB history never comes at once.
+    max_body_bytes: int = field(default_factory=lambda: limit_from_env(MAX_BODY_VARIABLE, 8 * MIB))
+
+
+def create_codec_app(keys: CodecKeys, settings: CodecServerSettings) -> FastAPI:
+    if len(settings.token) < 16:
+        raise ValueError(f"{TOKEN_VARIABLE} must be set, at least 16 characters (e.g. `openssl rand -hex 32`)")
+    codec = EncryptionCodec(keys)
+    expected = settings.token.encode()
+    bearer = HTTPBearer(auto_error=False, description=f"the value of {TOKEN_VARIABLE}")
+
+    def authorised(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> None:
+        given = request.path_params.get("path_token") or (credentials.credentials if credentials else None)
+        if given is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                f"missing token: Authorization: Bearer ${TOKEN_VARIABLE}",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not secrets.compare_digest(given.encode(), expected):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong codec token")
+
+    app = FastAPI(title="Dunning codec server", version="1", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def route(fn: Callable[[Sequence[Payload]], Awaitable[list[Payload]]]) -> Callable[[Request], Awaitable[Response]]:
+        async def apply(request: Request) -> Response:
+            try:
+                payloads = json_format.Parse(await request.body(), Payloads())
+            except json_format.ParseError as error:
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT, f"body is not a Payloads message in JSON: {error}"
+                ) from error
+            try:
+                result = Payloads(payloads=await fn(payloads.payloads))
+            except ValueError as error:  # unknown key id, altered ciphertext: say which, keep the rest
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+            return Response(json_format.MessageToJson(result), media_type="application/json")
+
+        return apply
+
+    guarded = [Depends(authorised)]
+    for prefix in ("", "/ui/{path_token}"):
+        app.add_api_route(prefix + "/encode", route(codec.encode), methods=["POST"], dependencies=guarded)
+        app.add_api_route(prefix + "/decode", route(codec.decode), methods=["POST"], dependencies=guarded)
+    # Outermost first: the preflight (which carries no token) is answered by CORS, then the size is checked.
+    app.add_middleware(BodyLimit, limit_for=lambda _: (settings.max_body_bytes, MAX_BODY_VARIABLE))
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.ui_origins),
+        allow_methods=["POST"],
+        allow_headers=["content-type", "x-namespace", "authorization"],
+    )
+    return app
+
+
+def main() -> None:
+    import uvicorn  # only serving needs it
+
+    parser = argparse.ArgumentParser(description="Serve the payload codec to the Temporal web UI and CLI.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    args = parser.parse_args()
+    try:
+        app = create_codec_app(CodecKeys.from_env(), CodecServerSettings())
+    except ValueError as error:
+        raise SystemExit(f"codec server not started: {error}") from error
+    # No access log: the UI's requests carry the token in their path.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()
