@@ -66,7 +66,7 @@ from domain.models import (
 )
 from domain.pauses import DisputeState, PlanState, PromiseState
 from domain.rules import ALL_ON, Rule, Rules
-from domain.tracking import Watch
+from domain.tracking import MessageEvent, Watch
 
 T = TypeVar("T")
 # Events by which the debtor acknowledges the debt, which restarts limitation (Code civil 2240).
@@ -102,6 +102,8 @@ class CaseCore(BaseModel):
     # Registered letters whose provider is polled for their status and proofs, by message id.
     watches: dict[str, Watch] = Field(default_factory=dict)
     unusable: list[Channel] = Field(default_factory=list)
+    # Provider reports about a message not recorded yet (it lands in the same task as the send).
+    early_events: dict[str, MessageEvent] = Field(default_factory=dict)
     # The limitation date a person was last warned of (a later acknowledgement moves it and warns again).
     limitation_warned_for: date | None = None
     # The step whose message a provider is being asked to deliver, and since when (retries included).
@@ -170,13 +172,19 @@ class CaseCore(BaseModel):
         """When each remaining step runs, by ladder index (domain.schedule). The hand-over never
         comes before the deadline the formal notice gave, counted from the day it was presented."""
         slots = schedule.slots(self.steps, self.due_on, self.shift_days, self.next_index, self.last_step_on, spread)
-        presented = self._notice_presented_on()
-        if presented is not None:
-            earliest = send_slot(add_business_days(presented + FORMAL_NOTICE_DEADLINE, 1))
+        earliest = self._handover_floor()
+        if earliest is not None:
             for index, at in slots.items():
                 if self.steps[index].channel is Channel.LITIGATION and at < earliest:
                     slots[index] = earliest
         return slots
+
+    def _handover_floor(self) -> datetime | None:
+        """The first morning after the deadline the notice gave, counted from its presentation."""
+        presented = self._notice_presented_on()
+        if presented is None:
+            return None
+        return send_slot(add_business_days(presented + FORMAL_NOTICE_DEADLINE, 1))
 
     def _notice_presented_on(self) -> date | None:
         days = [
@@ -295,8 +303,12 @@ class CaseCore(BaseModel):
         name = self.steps[hold.index].name
         if hold.retry_at is None:
             return Wait(None, None)
-        if now < hold.retry_at:
-            return Wait(hold.retry_at, name)
+        retry_at = hold.retry_at
+        if self.steps[hold.index].channel is Channel.LITIGATION:
+            # A retried hand-over still waits out the deadline the notice gave from its presentation.
+            retry_at = max(retry_at, self._handover_floor() or retry_at)
+        if now < retry_at:
+            return Wait(retry_at, name)
         if not in_send_window(now):
             return Wait(next_send_opportunity(now), name)
         return RunStep(hold.index, ())

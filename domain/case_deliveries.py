@@ -12,6 +12,7 @@ from domain import tracking
 from domain.calendar import PARIS, paris_date
 from domain.case_core import CaseCore
 from domain.case_records import (
+    MAX_EARLY_EVENTS,
     UNUSABLE_TASK,
     CallTask,
     Hold,
@@ -34,7 +35,8 @@ class CaseDeliveries(CaseCore):
         ("par courrier physique et électronique"), unless a provider reported either unusable."""
         channels = [] if Channel.EMAIL in self.unusable else [Channel.EMAIL]
         by_post = self.invoice.customer.postal_address is not None and Channel.REGISTERED_LETTER not in self.unusable
-        if by_post and self._rules.on(Rule.INVOICE_COPY_BY_POST):
+        # Asked per copy: a case whose first copy went by e-mail alone may post the next one.
+        if by_post and self._rules.on(Rule.INVOICE_COPY_BY_POST, str(self.resends_done)):
             channels.append(Channel.LETTER)
         return channels
 
@@ -64,8 +66,12 @@ class CaseDeliveries(CaseCore):
         )
         self.messages[message.message_id] = sent
         tracked = channel is Channel.REGISTERED_LETTER and status is ActionStatus.SENT
-        if tracked and sent.provider_message_id and self._rules.on(Rule.LETTERS_TRACKED):
+        # Asked per step: a case whose level 2 letter went before the rule still follows its notice.
+        if tracked and sent.provider_message_id and self._rules.on(Rule.LETTERS_TRACKED, message.step):
             self.watches[message.message_id] = Watch(sent_on=paris_date(now))
+        early = self.early_events.pop(message.message_id, None)
+        if early is not None:
+            self.message_event(now, early)
 
     def tracked(self, now: datetime, message_id: str, poll: LetterTracking | None, error: str | None = None) -> bool:
         """Apply a poll of a letter's provider (None when it could not be asked); the next poll
@@ -84,6 +90,9 @@ class CaseDeliveries(CaseCore):
             return False
         watch = self.watches[message_id]
         watch.polls += 1
+        # After an outage the polls missed are not made up one after the other: the next is the next due.
+        while (at := watch.next_at()) is not None and at <= now:
+            watch.polls += 1
         sent = self.messages[message_id]
         if error is not None:
             self.record(now, sent.step, sent.channel, ActionStatus.RECORDED, f"letter status not known: {error}")
@@ -123,22 +132,41 @@ class CaseDeliveries(CaseCore):
 
     def _undeliverable(self, now: datetime, step_name: str) -> None:
         """A letter returned "destinataire inconnu": later letters cannot go there, a person finds the
-        address; a formal notice that never reached the customer holds the hand-over for them."""
+        address."""
         if Channel.REGISTERED_LETTER not in self.unusable:
             self.unusable.append(Channel.REGISTERED_LETTER)
         task = UNUSABLE_TASK[Channel.REGISTERED_LETTER]
         self.open_calls[task] = CallTask(step=task, opened_at=now)
+        self._notice_not_received(now, step_name)
+
+    def _notice_not_received(self, now: datetime, step_name: str) -> None:
+        """A formal notice that never reached the customer (returned, bounced) holds the hand-over
+        until a person confirms the demand was made, even a hand-over already held for a retry."""
         notice = [i for i, s in enumerate(self.steps) if s.name == step_name and s.stage is Stage.FORMAL_NOTICE]
-        if notice and self.hold is None and self.outcome is None:
-            self.hold = Hold(index=notice[0], retry_at=None)
-            self.open_calls[step_name] = CallTask(step=step_name, opened_at=now)
+        if not notice or self.outcome is not None or (self.hold is not None and self.hold.index <= notice[0]):
+            return
+        self.hold = Hold(index=notice[0], retry_at=None)
+        self.open_calls[step_name] = CallTask(step=step_name, opened_at=now)
 
     def message_event(self, now: datetime, e: MessageEvent) -> bool:
         sent = self.messages.get(e.message_id)
-        if sent is None or sent.channel != e.channel.value:
+        if sent is None:
+            # A provider can report (a "dropped" e-mail) before the case has recorded the send: kept
+            # until it does, a bounded few, since the webhook answered and will not send it again.
+            if e.message_id in self.early_events or len(self.early_events) >= MAX_EARLY_EVENTS:
+                return False
+            self.early_events[e.message_id] = e
+            return True
+        if sent.channel != e.channel.value:
             return False
-        self.messages[e.message_id] = sent.model_copy(update={"delivery": e.kind.value, "delivery_at": e.at})
-        if e.kind is not MessageEventKind.BOUNCED or e.channel in self.unusable or e.channel not in UNUSABLE_TASK:
+        if sent.delivery != MessageEventKind.BOUNCED.value:
+            # A bounce stays: a "delivered" that arrives after it (out of order) does not hide it.
+            self.messages[e.message_id] = sent.model_copy(update={"delivery": e.kind.value, "delivery_at": e.at})
+        if e.kind is not MessageEventKind.BOUNCED:
+            return True
+        if e.channel is Channel.EMAIL:
+            self._notice_not_received(now, sent.step)
+        if e.channel in self.unusable or e.channel not in UNUSABLE_TASK:
             return True
         self.unusable.append(e.channel)
         task = UNUSABLE_TASK[e.channel]

@@ -27,6 +27,8 @@ NOTICE_PRESENTED = frozenset({LetterStatus.DELIVERED, LetterStatus.REFUSED, Lett
 LIMITATION_YEARS = {CustomerKind.BUSINESS: 5, CustomerKind.CONSUMER: 2}
 LIMITATION_WARNING = timedelta(days=90)
 LIMITATION_TASK = "limitation"
+# Reports about messages the case has not recorded yet, kept until it does (domain.case_deliveries).
+MAX_EARLY_EVENTS = 20
 # Call tasks opened when a provider reports an address or number unusable, by channel.
 UNUSABLE_TASK = {
     Channel.EMAIL: "email_bounced",

@@ -40,7 +40,10 @@ class Rule(StrEnum):
 
 
 class Rules(Protocol):
-    def on(self, rule: Rule) -> bool: ...
+    def on(self, rule: Rule, occurrence: str | None = None) -> bool:
+        """Whether this case follows `rule`. With an `occurrence` (a step, a count), each occurrence
+        is its own patch: one that happened under the old rule does not keep the later ones on it."""
+        ...
 
 
 class FixedRules:
@@ -49,7 +52,7 @@ class FixedRules:
     def __init__(self, on: frozenset[Rule] = frozenset(Rule)) -> None:
         self._on = on
 
-    def on(self, rule: Rule) -> bool:
+    def on(self, rule: Rule, occurrence: str | None = None) -> bool:
         return rule in self._on
 
 

@@ -28,10 +28,12 @@ Ingress is strict where the workflow contract is lenient: unknown fields are ref
 so a misspelt optional field (`referense`) is reported with its name instead of being silently dropped.
 """
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from domain.calendar import paris_date
 from domain.models import (
     CallLogged,
     Customer,
@@ -114,12 +116,27 @@ class InstallmentPlanAgreedData(_SignalData, InstallmentPlanAgreed):
     model_config = _FORBID
 
 
+# A promise further ahead than this is a typing error (2062 for 2026), not a promise: refused here,
+# where the sender hears of it, rather than pausing a case for decades.
+PROMISE_HORIZON = timedelta(days=366)
+
+
+def _promise_within_horizon(promised_on: date | None) -> date | None:
+    if promised_on is not None and promised_on > paris_date(datetime.now(UTC)) + PROMISE_HORIZON:
+        raise ValueError(f"{promised_on} is more than {PROMISE_HORIZON.days} days ahead: check the date")
+    return promised_on
+
+
 class PromiseToPayData(_SignalData, PromiseToPay):
     model_config = _FORBID
+
+    _horizon = field_validator("promised_on")(_promise_within_horizon)
 
 
 class CallLoggedData(_SignalData, CallLogged):
     model_config = _FORBID
+
+    _horizon = field_validator("promised_on")(_promise_within_horizon)
 
 
 class _Event(BaseModel):

@@ -82,6 +82,29 @@ def test_merci_facteur_history_comes_back_in_our_vocabulary_with_proofs_kept(
     assert case_file.read(receipt.path) == RECEIPT_JPEG
 
 
+@pytest.mark.parametrize(
+    ("codes", "outcome"),
+    [
+        (["pris_en_charge", "attente_au_guichet", "retour_expediteur"], LetterStatus.UNCLAIMED),
+        (["pris_en_charge", "retour_expediteur"], LetterStatus.UNDELIVERABLE),
+    ],
+)
+def test_a_letter_returned_after_its_notice_was_left_is_unclaimed_as_of_that_presentation(
+    fake: FakeMerciFacteur, tmp_path: Path, codes: list[str], outcome: LetterStatus
+) -> None:
+    adapter = merci_facteur(fake.url)
+    envoi_id = adapter.send(make_letter()).provider_message_id
+    assert envoi_id is not None
+    start = int(time.time()) - 20 * 86400
+    for offset, code in enumerate(codes):
+        fake.advance(envoi_id, code, start + offset * 15 * 86400)
+    last = track(LetterTracker(adapter, CaseFile(tmp_path)), "merci_facteur", envoi_id).reports[-1]
+    assert last.status is outcome
+    if outcome is LetterStatus.UNCLAIMED:
+        # The presentation, when the notice was left, is what the deadline runs from.
+        assert last.at == datetime.fromtimestamp(start + 15 * 86400, UTC)
+
+
 def test_an_unknown_status_reaches_a_person_without_moving_the_letter(fake: FakeMerciFacteur, tmp_path: Path) -> None:
     adapter = merci_facteur(fake.url)
     envoi_id = adapter.send(make_letter()).provider_message_id

@@ -96,16 +96,17 @@ class PatchedRules:
     an old rule keeps it (its replay finds no marker), every other case records the marker."""
 
     def __init__(self) -> None:
-        self._memo: dict[Rule, bool] = {}
+        self._memo: dict[str, bool] = {}
         self._peeking = False
 
-    def on(self, rule: Rule) -> bool:
-        if rule not in self._memo:
+    def on(self, rule: Rule, occurrence: str | None = None) -> bool:
+        patch = rule.value if occurrence is None else f"{rule.value}:{occurrence}"
+        if patch not in self._memo:
             if self._peeking or workflow.unsafe.is_read_only():
                 # What the case will do when it next decides; a query cannot record a marker.
                 return True
-            self._memo[rule] = workflow.patched(rule.value)
-        return self._memo[rule]
+            self._memo[patch] = workflow.patched(patch)
+        return self._memo[patch]
 
     @contextlib.contextmanager
     def peeking(self) -> Iterator[None]:

@@ -38,6 +38,12 @@ class Meaning:
 S = LetterStatus
 _RETURNED = "returned to the sender: refused, unclaimed or wrong address (the status does not say which)"
 
+# A paper letter avisé and left at the post office, then returned, was presented and not claimed: for
+# the notice's deadline what counts is that first presentation, not the return, and the address is
+# good. A return without a presentation before it stays undeliverable.
+PRESENTED_CODES = frozenset({"attente_au_guichet"})
+RETURNED_CODES = frozenset({"retour_expediteur", "distribue_expediteur", "archivage_pnd"})
+
 # The codes of Merci Facteur's guide to statuses (skills/mf-preuves-courrier, "Lire un statut").
 MERCI_FACTEUR = {
     # Paper letters.
@@ -109,6 +115,7 @@ class LetterTracker:
         tracking = self._adapter.track(request.provider_message_id)
         reports: list[LetterStatusReported] = []
         seen: set[str] = set()
+        presented_at: datetime | None = None
         for event in tracking.events:
             event_id = f"{self._adapter.name}:{request.message_id}:{event.code}"[:200]
             if event_id in seen:
@@ -117,6 +124,12 @@ class LetterTracker:
             meaning = self._table.get(event.code) or Meaning(
                 S.ACCEPTED, detail=f"unrecognised {self._adapter.name} status {event.code[:100]!r}"
             )
+            at = event.at
+            if event.code in PRESENTED_CODES and presented_at is None:
+                presented_at = event.at
+            elif event.code in RETURNED_CODES and presented_at is not None:
+                meaning = Meaning(S.UNCLAIMED, detail=f"presented {presented_at:%Y-%m-%d}, not collected, returned")
+                at = presented_at
             proofs = []
             if meaning.proof is not None:
                 proof = self._keep_proof(request, tracking.proof_ref, meaning.proof, event)
@@ -132,7 +145,7 @@ class LetterTracker:
                     event_id=event_id,
                     message_id=request.message_id,
                     status=meaning.status,
-                    at=event.at,
+                    at=at,
                     proofs=proofs,
                     detail=detail,
                 )

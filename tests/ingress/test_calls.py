@@ -77,3 +77,11 @@ async def test_dunning_calls_log_closes_the_task_and_keeps_the_contact(harness: 
     assert email.content_sha256[:12] in shown
     assert bad_code == 1
     assert "promised_on and promised_amount go with outcome 'promised'" in bad_output
+
+
+async def test_a_promise_dated_years_ahead_is_refused_at_the_ingress(harness: Harness, api: httpx.AsyncClient) -> None:
+    body = {"outcome": "promised", "promised_on": "9999-12-31"}
+    response = await api.post("/calls/F-1/level1_call", json=body)
+    assert response.status_code == 422
+    assert "data.promised_on" in response.text
+    assert "more than 366 days ahead" in response.text
