@@ -11,6 +11,7 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -364,12 +365,16 @@ def main() -> None:
     results = Results(args.output, figures, machine(), datetime.now(UTC), command, Polls(), fail_in=args.fail_in)
     try:
         asyncio.run(run(results, args.workflow_cache))
-    finally:
-        if results.failed is not None:
-            log(
-                f"phase {results.failed['phase']!r} failed: {results.failed['error']}; the figures of the phases"
-                f" before it are in {results.json_path} and {args.output}"
-            )
+    except BaseException:
+        if results.failed is None:
+            raise
+        traceback.print_exc()
+        # Last, so it is what a reader of the terminal sees above make's error.
+        log(
+            f"phase {results.failed['phase']!r} failed: {results.failed['error']}; the figures of the phases"
+            f" before it are in {results.json_path} and {args.output}"
+        )
+        raise SystemExit(1) from None
     print_table(figures)
     log(f"written to {args.output} and {results.json_path}")
 
