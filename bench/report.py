@@ -147,7 +147,13 @@ class Results:
 
     def _since(self, before: dict[str, object], started: float) -> dict[str, object]:
         measured = {key: value for key, value in asdict(self.figures).items() if before[key] != value}
-        return {"seconds": round(time.perf_counter() - started, 3), "figures": measured}
+        # Other work on the same cores moves the ratios (the rounds compared are minutes apart): each
+        # phase says how busy the machine was.
+        return {
+            "seconds": round(time.perf_counter() - started, 3),
+            "load_average_1min": round(os.getloadavg()[0], 2),
+            "figures": measured,
+        }
 
     def finish(self) -> None:
         self.finished = True
@@ -231,6 +237,11 @@ def _state(results: Results) -> str:
     return ""
 
 
+def _loads(results: Results) -> str:
+    phases = [*results.done, *([results.failed] if results.failed is not None else [])]
+    return ", ".join(f"{phase['load_average_1min']}" for phase in phases) + f" ({os.cpu_count()} cores)"
+
+
 def markdown(results: Results) -> str:
     figures = results.figures
     retries = results.polls.retries
@@ -248,7 +259,8 @@ def markdown(results: Results) -> str:
         )
         + " Progress polls retried after a transient error: "
         + (", ".join(f"{what} {count}x" for what, count in sorted(retries.items())) if retries else "none")
-        + f". Every figure in `{results.json_path.name}` too.",
+        + f". Load average (1 min) at the end of each phase: {_loads(results)}."
+        f" Every figure in `{results.json_path.name}` too.",
         "",
         "| machine | |",
         "|---|---|",

@@ -114,6 +114,7 @@ def test_a_failure_in_the_last_phase_keeps_the_earlier_phases_figures(tmp_path: 
         "camt.053 parsing",
         "raw before the bank import",
     ]
+    assert all(phase["load_average_1min"] >= 0 for phase in results["phases_done"])
     figures = results["figures"]
     for measured in (
         "raw_start_seconds",
