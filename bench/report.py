@@ -47,7 +47,7 @@ class Figures:
 
     @property
     def payments(self) -> int:
-        return self.entries + self.entries // 10
+        return self.entries + self.entries // 10  # the synthetic file makes every tenth entry a batch of two
 
     def rows(self) -> list[tuple[str, float | None, float | None]]:
         """(measure, per second, ratio to its raw ceiling), None where a phase has not measured it."""
