@@ -48,9 +48,10 @@ typecheck: install
 pytest: install
 	$(VENV)/bin/pytest -q
 
-## Throughput against the raw Temporal ceiling on an embedded dev server; writes BENCHMARKS.md.
+## Throughput against the raw Temporal ceiling on an embedded dev server; writes BENCHMARKS.md and
+## BENCHMARKS.json after each phase. A quick check: make bench ARGS="--cases 500 --entries 2000".
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

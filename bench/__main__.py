@@ -1,4 +1,8 @@
-"""`python -m bench [--cases N] [--entries N] [--concurrency N] [--workflow-cache N] [--worker-during]`."""
+"""`python -m bench [--cases N] [--entries N] [--concurrency N] [--workflow-cache N] [--worker-during]`.
+
+Each phase's figures are written as soon as it ends (`--output`, and a .json beside it), so a run that
+fails later keeps them and names the phase that failed.
+"""
 
 import argparse
 import asyncio
@@ -7,10 +11,11 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -19,12 +24,12 @@ from unittest import mock
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 import starter.reconcile as reconcile_module
 from bench import inputs
-from bench.report import Figures, machine, print_table, write_markdown
+from bench.polls import Polls
+from bench.report import Figures, Results, machine, print_table
 from domain.models import CaseStatus, Stage, workflow_id_for
 from dunning import search_attributes
 from dunning.binaries import venv_binary
@@ -42,6 +47,7 @@ from workflows.invoice_dunning import InvoiceDunning
 RAW_QUEUE = "bench-raw"
 PRODUCT_QUEUE = "bench-dunning"
 WARM_UP = 200  # enough for connections, caches and the sandbox's first imports to be in place
+POLL_TIMEOUT = timedelta(seconds=30)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -64,7 +70,7 @@ async def bounded(concurrency: int, calls: list[Callable[[], Awaitable[object]]]
 
 
 async def raw_ceiling(
-    client: Client, prefix: str, count: int, concurrency: int, workers: "Workers"
+    client: Client, prefix: str, count: int, concurrency: int, workers: "Workers", polls: Polls
 ) -> tuple[float, float]:
     """Seconds to start `count` BenchNoop runs, then to signal each once (which ends it).
 
@@ -80,12 +86,12 @@ async def raw_ceiling(
 
     starts = await bounded(concurrency, [partial(start, workflow_id) for workflow_id in ids])
     async with workers.catching_up():
-        await drain(client, RAW_QUEUE)
+        await drain(client, RAW_QUEUE, polls)
     signals = await bounded(concurrency, [partial(signal, workflow_id) for workflow_id in ids])
     return starts, signals
 
 
-async def drain(client: Client, queue: str) -> float:
+async def drain(client: Client, queue: str, polls: Polls) -> float:
     """Seconds until the worker has taken every workflow task of `queue` (two empty reads in a row).
 
     Each phase starts on an idle worker, so one phase's backlog does not slow the next; and a bank
@@ -96,7 +102,10 @@ async def drain(client: Client, queue: str) -> float:
     empty = 0
     while empty < 2:
         await asyncio.sleep(0.5)
-        response = await client.workflow_service.describe_task_queue(request)
+        # A deadline, so a call the loaded server never answers is retried like one it drops.
+        response = await polls.read(
+            f"drain {queue}", partial(client.workflow_service.describe_task_queue, request, timeout=POLL_TIMEOUT)
+        )
         empty = empty + 1 if response.stats.approximate_backlog_count == 0 else 0
     return time.perf_counter() - started
 
@@ -141,71 +150,77 @@ class Phases:
 
 
 async def bank_benchmark(
-    client: Client, var_dir: Path, entries: int, concurrency: int, figures: Figures, workers: "Workers"
+    client: Client, var_dir: Path, entries: int, concurrency: int, results: Results, workers: "Workers"
 ) -> None:
-    payments = entries + entries // 10  # the synthetic file makes every tenth entry a batch of two
+    figures, polls = results.figures, results.polls
+    payments = figures.payments
     cases = inputs.invoices("K", payments)  # one case per payment: each payment settles its case
-    with IngressStore.in_dir(var_dir) as store:
-        # Yesterday's import: a store that reads the cases every morning knows when it last did, so
-        # today's reads only what changed since (here: nothing but what it signals itself).
-        await open_invoices(Dispatcher(client, store, PRODUCT_QUEUE))
-    log(f"bank: starting {payments} cases to be paid")
-    await import_events(
-        client, var_dir, inputs.write_created_events(var_dir / "bank-cases.jsonl", cases), concurrency, payments
-    )
-    async with workers.catching_up():
-        figures.bank_drain_seconds = await drain(client, PRODUCT_QUEUE)
-    data = make_camt053(entries, inputs.open_invoices(cases))
-    timings = []
-    for _ in range(3):  # the median of three: parsing is pure CPU and short
-        started = time.perf_counter()
-        parsed = parse_camt(data, source="bench.xml")
-        timings.append(time.perf_counter() - started)
-    if parsed.errors or len(parsed.lines) != payments:
-        raise SystemExit(f"synthetic statement misparsed: {len(parsed.lines)} lines, {parsed.errors[:3]}")
-    figures.parse_seconds = statistics.median(timings)
+    with results.phase("bank cases"):
+        with IngressStore.in_dir(var_dir) as store:
+            # Yesterday's import: a store that reads the cases every morning knows when it last did, so
+            # today's reads only what changed since (here: nothing but what it signals itself).
+            await open_invoices(Dispatcher(client, store, PRODUCT_QUEUE))
+        log(f"bank: starting {payments} cases to be paid")
+        await import_events(
+            client, var_dir, inputs.write_created_events(var_dir / "bank-cases.jsonl", cases), concurrency, payments
+        )
+        async with workers.catching_up():
+            figures.bank_drain_seconds = await drain(client, PRODUCT_QUEUE, polls)
+    with results.phase("camt.053 parsing"):
+        data = make_camt053(entries, inputs.open_invoices(cases))
+        timings = []
+        for _ in range(3):  # the median of three: parsing is pure CPU and short
+            started = time.perf_counter()
+            parsed = parse_camt(data, source="bench.xml")
+            timings.append(time.perf_counter() - started)
+        if parsed.errors or len(parsed.lines) != payments:
+            raise SystemExit(f"synthetic statement misparsed: {len(parsed.lines)} lines, {parsed.errors[:3]}")
+        figures.parse_seconds = statistics.median(timings)
 
     # The machine's speed drifts over a run (shared cores): the bank import is compared with a raw
     # round measured right before it, on as many runs as it has payments (the server's cost of a
     # signal grows with the number of runs it keeps: its mutable-state cache holds fewer of them).
-    log(f"raw ceiling again: {payments} BenchNoop starts then signals")
-    figures.raw_bank_start_seconds, figures.raw_bank_signal_seconds = await raw_ceiling(
-        client, "raw-bank", payments, concurrency, workers
-    )
-    async with workers.catching_up():
-        await drain(client, RAW_QUEUE)
-    log(f"bank: importing a {entries}-entry camt.053 ({len(data) // 1024} KiB)")
-    phases = Phases()
-    with IngressStore.in_dir(var_dir) as store, Journal(journal_path(var_dir)) as journal, phases.around_bank_import():
-        dispatcher = Dispatcher(client, store, PRODUCT_QUEUE)
-        started = time.perf_counter()
-        result = await import_bank_file(
-            data, "bench.xml", dispatcher=dispatcher, journal=journal, concurrency=concurrency
+    with results.phase("raw before the bank import"):
+        log(f"raw ceiling again: {payments} BenchNoop starts then signals")
+        figures.raw_bank_start_seconds, figures.raw_bank_signal_seconds = await raw_ceiling(
+            client, "raw-bank", payments, concurrency, workers, polls
         )
-        figures.bank_seconds = time.perf_counter() - started
-    figures.bank_phases = phases.seconds
-    report = result.report
-    if report.paid.count != payments or result.delivered != {"signalled": payments}:
-        raise SystemExit(f"bank import went wrong: paid {report.paid.count}, delivered {result.delivered}")
-    async with workers.catching_up():
-        # The worker applies the payments (cases outside its cache replay first); a query sent now
-        # would queue behind them and time out.
-        figures.bank_worker_drain_seconds = await drain(client, PRODUCT_QUEUE)
-        checked = [case.invoice_id for case in cases[:: max(1, payments // 5)]]
-        figures.bank_checked = await spot_check(client, checked)
+        async with workers.catching_up():
+            await drain(client, RAW_QUEUE, polls)
+    with results.phase("bank import"):
+        log(f"bank: importing a {entries}-entry camt.053 ({len(data) // 1024} KiB)")
+        phases = Phases()
+        with (
+            IngressStore.in_dir(var_dir) as store,
+            Journal(journal_path(var_dir)) as journal,
+            phases.around_bank_import(),
+        ):
+            dispatcher = Dispatcher(client, store, PRODUCT_QUEUE)
+            started = time.perf_counter()
+            result = await import_bank_file(
+                data, "bench.xml", dispatcher=dispatcher, journal=journal, concurrency=concurrency
+            )
+            figures.bank_seconds = time.perf_counter() - started
+        figures.bank_phases = phases.seconds
+        report = result.report
+        if report.paid.count != payments or result.delivered != {"signalled": payments}:
+            raise SystemExit(f"bank import went wrong: paid {report.paid.count}, delivered {result.delivered}")
+        async with workers.catching_up():
+            # The worker applies the payments (cases outside its cache replay first); a query sent now
+            # would queue behind them and time out.
+            figures.bank_worker_drain_seconds = await drain(client, PRODUCT_QUEUE, polls)
+            checked = [case.invoice_id for case in cases[:: max(1, payments // 5)]]
+            figures.bank_checked = await spot_check(client, checked, polls)
 
 
-async def spot_check(client: Client, invoice_ids: list[str]) -> list[str]:
+async def spot_check(client: Client, invoice_ids: list[str], polls: Polls) -> list[str]:
     """The cases say they are settled, not just the import (they close later, after the reversal watch)."""
     for invoice_id in invoice_ids:
         handle = client.get_workflow_handle(workflow_id_for(invoice_id))
-        for attempt in range(5):  # the sticky backlog is not in the drained count: retry a timed-out query
-            try:
-                status: CaseStatus = await handle.query(InvoiceDunning.status)
-                break
-            except RPCError:
-                if attempt == 4:
-                    raise
+        # The sticky backlog is not in the drained count: a query can still time out behind it.
+        status: CaseStatus = await polls.read(
+            "settled query", partial(handle.query, InvoiceDunning.status, rpc_timeout=POLL_TIMEOUT)
+        )
         if status.stage is not Stage.SETTLED or status.balance != 0:
             raise SystemExit(f"{invoice_id} not settled after the bank import: {status.stage} {status.balance}")
     return invoice_ids
@@ -263,57 +278,68 @@ class Workers:
             await self.stop()
 
 
-async def run(cases: int, entries: int, concurrency: int, workflow_cache: int | None, during: bool) -> Figures:
-    figures = Figures(cases=cases, entries=entries, concurrency=concurrency, worker_during=during)
+async def run(results: Results, workflow_cache: int | None) -> None:
+    figures, polls = results.figures, results.polls
+    cases, concurrency = figures.cases, figures.concurrency
+    warm_up = min(WARM_UP, cases)  # a quick check at a tiny size need not warm up longer than it measures
     # The worker keeps every case of the run in its cache, as a production worker sized for its open
     # cases would (about 90 KB each, worker RSS reported); --workflow-cache to compare.
-    figures.workflow_cache = workflow_cache or WARM_UP + cases + figures.payments
-    log("starting the dev server (in memory)")
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=list(search_attributes.ALL),
-        data_converter=data_converter(CodecKeys.from_env()),
-        ui=False,
-    )
+    figures.workflow_cache = workflow_cache or warm_up + cases + figures.payments
+    with results.phase("dev server start"):
+        log("starting the dev server (in memory)")
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=venv_binary("temporal"),
+            search_attributes=list(search_attributes.ALL),
+            data_converter=data_converter(CodecKeys.from_env()),
+            ui=False,
+        )
     with tempfile.TemporaryDirectory(prefix="dunning-bench-") as tmp:
         var = Path(tmp)
         client = env.client
         workers = Workers(client.service_client.config.target_host, var / "worker", figures.workflow_cache)
         try:
-            if during:
-                await workers.start()
-            log("warming up")
-            async with workers.catching_up():
-                await raw_ceiling(client, "warm", WARM_UP, concurrency, workers)
-                warm = inputs.invoices("W", WARM_UP)
-                await import_events(
-                    client, var / "warm", inputs.write_created_events(var / "warm.jsonl", warm), concurrency, WARM_UP
-                )
-                await drain(client, RAW_QUEUE)
-                await drain(client, PRODUCT_QUEUE)
+            with results.phase("warm-up"):
+                if figures.worker_during:
+                    await workers.start()
+                log("warming up")
+                async with workers.catching_up():
+                    await raw_ceiling(client, "warm", warm_up, concurrency, workers, polls)
+                    warm = inputs.invoices("W", warm_up)
+                    await import_events(
+                        client,
+                        var / "warm",
+                        inputs.write_created_events(var / "warm.jsonl", warm),
+                        concurrency,
+                        warm_up,
+                    )
+                    await drain(client, RAW_QUEUE, polls)
+                    await drain(client, PRODUCT_QUEUE, polls)
 
-            log(f"raw ceiling: {cases} BenchNoop starts then signals")
-            figures.raw_start_seconds, figures.raw_signal_seconds = await raw_ceiling(
-                client, "raw", cases, concurrency, workers
-            )
-            log(f"product: {cases} invoice.created through the events import")
-            events = inputs.write_created_events(var / "events.jsonl", inputs.invoices("E", cases))
-            figures.import_seconds = await import_events(client, var / "events", events, concurrency, cases)
-            async with workers.catching_up():
-                figures.import_drain_seconds = await drain(client, PRODUCT_QUEUE)
-                await drain(client, RAW_QUEUE)
-            log(f"raw ceiling after the events import: {cases} BenchNoop starts then signals")
-            figures.raw_after_start_seconds, figures.raw_after_signal_seconds = await raw_ceiling(
-                client, "raw-after", cases, concurrency, workers
-            )
-            async with workers.catching_up():
-                await drain(client, RAW_QUEUE)
-            await bank_benchmark(client, var / "bank", entries, concurrency, figures, workers)
+            with results.phase("raw before the events import"):
+                log(f"raw ceiling: {cases} BenchNoop starts then signals")
+                figures.raw_start_seconds, figures.raw_signal_seconds = await raw_ceiling(
+                    client, "raw", cases, concurrency, workers, polls
+                )
+            with results.phase("events import"):
+                log(f"product: {cases} invoice.created through the events import")
+                events = inputs.write_created_events(var / "events.jsonl", inputs.invoices("E", cases))
+                figures.import_seconds = await import_events(client, var / "events", events, concurrency, cases)
+                async with workers.catching_up():
+                    figures.import_drain_seconds = await drain(client, PRODUCT_QUEUE, polls)
+                    await drain(client, RAW_QUEUE, polls)
+            with results.phase("raw after the events import"):
+                log(f"raw ceiling after the events import: {cases} BenchNoop starts then signals")
+                figures.raw_after_start_seconds, figures.raw_after_signal_seconds = await raw_ceiling(
+                    client, "raw-after", cases, concurrency, workers, polls
+                )
+                async with workers.catching_up():
+                    await drain(client, RAW_QUEUE, polls)
+            await bank_benchmark(client, var / "bank", figures.entries, concurrency, results, workers)
         finally:
             await workers.stop()
             await env.shutdown()
     figures.worker_rss_mib = workers.rss_mib
-    return figures
+    results.finish()
 
 
 def main() -> None:
@@ -327,16 +353,33 @@ def main() -> None:
     parser.add_argument(
         "--worker-during", action="store_true", help="one worker polls through the timed phases too (see Workers)"
     )
-    parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"), help="where the figures are written")
+    parser.add_argument(
+        "--output", type=Path, default=Path("BENCHMARKS.md"), help="where the figures are written (and a .json beside)"
+    )
+    # For tests/test_bench.py: what a late failure leaves on disk.
+    parser.add_argument("--fail-in", metavar="PHASE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     # Payloads are encrypted as in service; a key of this run (inherited by the worker process) will do.
     os.environ.setdefault(KEYS_VARIABLE, new_key_entry("bench"))
-    started_at = datetime.now(UTC)
-    figures = asyncio.run(run(args.cases, args.entries, args.concurrency, args.workflow_cache, args.worker_during))
+    figures = Figures(
+        cases=args.cases, entries=args.entries, concurrency=args.concurrency, worker_during=args.worker_during
+    )
     command = " ".join(["python -m bench", *sys.argv[1:]])
+    results = Results(args.output, figures, machine(), datetime.now(UTC), command, Polls(), fail_in=args.fail_in)
+    try:
+        asyncio.run(run(results, args.workflow_cache))
+    except BaseException:
+        if results.failed is None:
+            raise
+        traceback.print_exc()
+        # Last, so it is what a reader of the terminal sees above make's error.
+        log(
+            f"phase {results.failed['phase']!r} failed: {results.failed['error']}; the figures of the phases"
+            f" before it are in {results.json_path} and {args.output}"
+        )
+        raise SystemExit(1) from None
     print_table(figures)
-    write_markdown(args.output, figures, machine(), started_at, command)
-    log(f"written to {args.output}")
+    log(f"written to {args.output} and {results.json_path}")
 
 
 if __name__ == "__main__":
