@@ -39,6 +39,7 @@ from starter.dispatch import Dispatcher
 from starter.events import EVENT, EVENT_BATCH, Event, describe_errors
 from starter.penalties_api import penalties_router
 from starter.reconcile import AlreadySettled, assign_line, import_bank_file, journal_path
+from starter.reports import reports_router
 from starter.store import IngressStore
 from starter.webhooks import WebhookSettings
 from starter.webhooks import router as webhook_router
@@ -284,6 +285,7 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
         lifespan=lifespan,
     )
     router.include_router(penalties_router(policy, services.dispatcher))
+    router.include_router(reports_router(services.dispatcher))
     app.include_router(router)
     app.include_router(webhook_router(settings.webhooks, services.dispatcher))  # signed, no bearer token
     app.add_middleware(
