@@ -83,7 +83,8 @@ def is_outstanding(case: CaseStatus) -> bool:
 def paid_after(case: CaseStatus) -> tuple[str, date] | None:
     """The reminder step that got a settled case paid (NO_REMINDER if none preceded the payment) and the
     day of the settling payment; None for a case not settled by a payment (open, or a credit note)."""
-    if case.outcome is not Outcome.SETTLED:
+    # Settled before closed: a case watches for a reversal a while with its outcome not yet set.
+    if case.stage is not Stage.SETTLED and case.outcome is not Outcome.SETTLED:
         return None
     payments = [a for a in case.actions if a.step == "payment_received" and a.status is ActionStatus.RECORDED]
     if not payments:

@@ -74,6 +74,16 @@ BOOK = [
     case("K", stage=Stage.LEVEL_1, amount="300.00", currency="GBP", due_on="2026-11-01"),
 ]
 
+WATCHING = case(
+    "M",
+    stage=Stage.SETTLED,
+    amount="100.00",
+    paid="100.00",
+    due_on="2026-11-20",
+    sent=(("level1_email", "2026-11-21"),),
+    payments=(("2026-11-25", "2026-11-25"),),
+)
+
 
 @pytest.mark.parametrize(
     ("days", "bucket"),
@@ -102,10 +112,11 @@ def test_age_buckets_bounds(days: int, bucket: str) -> None:
         ("G", (NO_REMINDER, date(2026, 11, 18))),
         ("J", None),  # credit note
         ("A", None),  # still open
+        ("M", ("level1_email", date(2026, 11, 25))),  # settled, still watching for a reversal
     ],
 )
 def test_the_reminder_that_got_paid(invoice_id: str, expected: tuple[str, date] | None) -> None:
-    assert paid_after(next(c for c in BOOK if c.invoice_id == invoice_id)) == expected
+    assert paid_after(next(c for c in [*BOOK, WATCHING] if c.invoice_id == invoice_id)) == expected
 
 
 def test_book_figures_per_currency() -> None:
