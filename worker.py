@@ -30,8 +30,10 @@ from domain.calendar import paris_date
 from dunning import search_attributes
 from dunning.client import connect
 from dunning.codec import CodecKeyError
+from dunning.logs import configure_logging
 from dunning.rates import penalty_policy
 from dunning.settings import ChannelSettings, PenaltySettings, TemporalSettings
+from dunning.telemetry import install_worker_metrics
 from dunning.tracking_ref import KEY_VARIABLE, TrackingRefs, new_key
 from workflows.invoice_dunning import InvoiceDunning
 
@@ -161,8 +163,10 @@ def build_worker(
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     temporal = TemporalSettings()
+    if metrics_address := install_worker_metrics():  # before the client: it binds to the runtime
+        logging.info("metrics on http://%s/metrics", metrics_address)
     try:
         client = await connect(temporal)
     except CodecKeyError as error:

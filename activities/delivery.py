@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
+from activities import metrics
 from activities.case_file import CaseFile
 from activities.ledger import ClaimState, SentLedger
 from domain.delivery import Delivery, DeliveryStatus, MessageRequest
@@ -109,6 +110,35 @@ def deliver_once(
     adapter: ChannelAdapter[R],
     case_file: CaseFile | None = None,
     document_suffix: str = ".pdf",
+) -> Delivery:
+    step, channel = request.step, request.channel.value
+    try:
+        delivery = _deliver_once(ledger, request, render, adapter, case_file, document_suffix)
+    except ApplicationError as error:
+        metrics.count_failure(step, channel, error.type or "ApplicationError")
+        raise
+    except Exception as error:
+        metrics.count_failure(step, channel, type(error).__name__)
+        raise
+    metrics.count_reminder(step, channel, delivery.status)
+    # Step, channel and status only: the recipient and the content stay in the case's trail.
+    activity.logger.info(
+        "%s by %s: %s",
+        step,
+        channel,
+        delivery.status.value,
+        extra={"step": step, "channel": channel, "status": delivery.status.value},
+    )
+    return delivery
+
+
+def _deliver_once(
+    ledger: SentLedger,
+    request: MessageRequest,
+    render: Callable[[MessageRequest], R],
+    adapter: ChannelAdapter[R],
+    case_file: CaseFile | None,
+    document_suffix: str,
 ) -> Delivery:
     # Rendering first: a template error must not leave a claim behind. The document is filed before
     # sending so that a message the provider has is never missing from the case file.

@@ -31,14 +31,16 @@ from dunning.client import connect
 from dunning.codec import CodecKeys
 from dunning.rates import penalty_policy
 from dunning.settings import PenaltySettings, TemporalSettings
-from starter import cases
+from starter import cases, metrics
 from starter.bank import BankFileRejected, Journal, LineReason, ReconciliationReport
 from starter.body_limit import MIB, BodyLimit, limit_from_env
 from starter.call_log import CallLog, log_call
 from starter.dispatch import Dispatcher
 from starter.events import EVENT, EVENT_BATCH, Event, describe_errors
+from starter.ops_api import metrics_router, probes_router
 from starter.penalties_api import penalties_router
 from starter.reconcile import AlreadySettled, assign_line, import_bank_file, journal_path
+from starter.reports import reports_router
 from starter.store import IngressStore
 from starter.webhooks import WebhookSettings
 from starter.webhooks import router as webhook_router
@@ -157,6 +159,7 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
         results = []
         for event in _parse_events(await request.body()):
             handled = await dispatcher.apply(event)
+            metrics.count_event(handled.applied.value)
             results.append(EventResult(event_id=event.event_id, outcome=handled.applied.value, detail=handled.detail))
         return EventsResponse(results=results)
 
@@ -198,6 +201,7 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
                     "errors": [str(e) for e in rejected.errors],
                 },
             ) from rejected
+        metrics.count_bank_import(result.report)
         return BankImportResponse(
             source=result.source,
             report=result.report,
@@ -284,7 +288,10 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
         lifespan=lifespan,
     )
     router.include_router(penalties_router(policy, services.dispatcher))
+    router.include_router(reports_router(services.dispatcher))
+    router.include_router(metrics_router())
     app.include_router(router)
+    app.include_router(probes_router(services.dispatcher))  # no bearer token: asked by orchestrators
     app.include_router(webhook_router(settings.webhooks, services.dispatcher))  # signed, no bearer token
     app.add_middleware(
         BodyLimit,

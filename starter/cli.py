@@ -25,7 +25,8 @@ from domain.calls import script_for
 from domain.models import CallOutcome, CaseStatus, NextAction, NonPaymentReason, Stage
 from dunning.client import connect
 from dunning.codec import CodecKeyError
-from starter import cases, penalties_cli
+from dunning.logs import configure_logging
+from starter import cases, penalties_cli, report_cli
 from starter.api import IngressSettings, create_app
 from starter.bank import BankFileRejected, Journal, ReconciliationReport
 from starter.call_log import CallLog, log_call
@@ -56,6 +57,7 @@ app.add_typer(calls_app, name="calls")
 app.add_typer(templates_app, name="templates")
 app.command("penalties")(penalties_cli.penalties)
 app.add_typer(penalties_cli.rates_app, name="rates")
+app.command("report")(report_cli.report)
 
 console = Console()
 errors = Console(stderr=True)
@@ -486,7 +488,9 @@ def serve(
     except ValueError as error:
         errors.print(str(error), markup=False)
         raise typer.Exit(2) from error
-    uvicorn.run(api, host=host, port=port)
+    configure_logging()
+    # Ours, not uvicorn's; no access log: request paths carry invoice numbers.
+    uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)
 
 
 def _report_table(report: ReconciliationReport, title: str) -> Table:
