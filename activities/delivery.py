@@ -22,7 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.case_file import CaseFile
-from activities.ledger import ClaimState, SentLedger
+from activities.ledger import ClaimState, Ledger
 from domain.delivery import Delivery, DeliveryStatus, MessageRequest
 
 
@@ -103,7 +103,7 @@ def _trail(request: MessageRequest, rendered: Rendered, case_file: CaseFile | No
 
 
 def deliver_once(
-    ledger: SentLedger,
+    ledger: Ledger,
     request: MessageRequest,
     render: Callable[[MessageRequest], R],
     adapter: ChannelAdapter[R],

@@ -103,6 +103,14 @@ class ChannelSettings:
     # Templates of the operator's own that override the packaged ones (README, "Templates").
     template_dir: Path | None = field(default_factory=lambda: _optional_path("DUNNING_TEMPLATE_DIR"))
 
+    # postgresql://user:password@host/db: one sent-ledger shared by workers on several hosts. Unset,
+    # each host keeps its own SQLite file at ledger_path, which is right only for a single host.
+    ledger_url: str | None = field(default_factory=lambda: os.environ.get("DUNNING_LEDGER_URL") or None)
+
+    def __post_init__(self) -> None:
+        if self.ledger_url and not self.ledger_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("DUNNING_LEDGER_URL must be a postgresql:// URL")
+
     @property
     def ledger_path(self) -> Path:
         return Path(_env("DUNNING_LEDGER_PATH", str(self.var_dir / "sent-ledger.sqlite3")))
