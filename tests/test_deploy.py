@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
 from dunning import search_attributes
@@ -40,7 +40,7 @@ DUNNING_SERVICES = ("worker", "api", "codec-server")
 
 
 def variables_the_code_reads() -> set[str]:
-    names = set()
+    names: set[str] = set()
     for path in CODE:
         for match in READS.finditer(path.read_text()):
             names.update(group for group in match.groups() if group)
@@ -52,9 +52,9 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
-def cli_type(key: search_attributes.SearchAttributeKey[Any]) -> str:
+def cli_type(key: SearchAttributeKey[Any]) -> str:
     """The `temporal operator search-attribute create --type` name of a key's indexed type."""
-    words = IndexedValueType.Name(key.indexed_value_type).removeprefix("INDEXED_VALUE_TYPE_").split("_")
+    words = key.indexed_value_type.name.split("_")
     return "".join(word.capitalize() for word in words)
 
 
@@ -167,6 +167,8 @@ async def test_the_search_attribute_job_sets_up_a_fresh_namespace_and_can_run_ag
         listed = await env.client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace="dunning-deploy-test")
         )
-        assert dict(listed.custom_attributes) == {key.name: key.indexed_value_type for key in search_attributes.ALL}
+        assert dict(listed.custom_attributes) == {
+            key.name: int(key.indexed_value_type) for key in search_attributes.ALL
+        }
     finally:
         await env.shutdown()
