@@ -4,6 +4,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from temporalio.envconfig import ClientConfigProfile
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
@@ -14,10 +16,22 @@ def _optional_path(name: str) -> Path | None:
     return Path(value) if value else None
 
 
+def temporal_profile() -> ClientConfigProfile:
+    """The Temporal connection as the `temporal` CLI reads it: a TOML profile (TEMPORAL_CONFIG_FILE,
+    default ~/.config/temporalio/temporal.toml; TEMPORAL_PROFILE, default "default") overridden by
+    TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH,
+    TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_SERVER_NAME."""
+    return ClientConfigProfile.load()
+
+
 @dataclass(frozen=True)
 class TemporalSettings:
-    address: str = field(default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233"))
-    namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
+    address: str = field(
+        default_factory=lambda: _env("TEMPORAL_ADDRESS", temporal_profile().address or "localhost:7233")
+    )
+    namespace: str = field(
+        default_factory=lambda: _env("TEMPORAL_NAMESPACE", temporal_profile().namespace or "default")
+    )
     task_queue: str = field(default_factory=lambda: _env("DUNNING_TASK_QUEUE", "dunning"))
 
 
