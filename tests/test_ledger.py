@@ -5,6 +5,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from activities.ledger import ClaimState, SentLedger, open_ledger
@@ -105,3 +106,21 @@ def test_the_postgresql_schema_is_created_once_by_workers_starting_together(post
     assert all(ledger.count("sending") == 1 for ledger in ledgers)
     for ledger in ledgers:
         ledger.close()
+
+
+def test_a_connection_the_server_dropped_is_replaced_at_the_next_call(postgres: PostgresServer) -> None:
+    url = postgres.new_database()
+    ledger = PostgresLedger(url)
+    ledger.claim("m-8", "invoice-F-8", "level1_email", "email")
+    # As a PostgreSQL restart or failover would: every connection of the ledger's database is cut.
+    with psycopg.connect(postgres.url(), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (url.rsplit("/", 1)[1],),
+        )
+    # The call on the cut connection fails (the activity fails and Temporal retries it)...
+    with pytest.raises(psycopg.OperationalError):
+        ledger.count("sending")
+    # ...and the retry gets a new connection, and finds the claim.
+    assert ledger.claim("m-8", "invoice-F-8", "level1_email", "email").state is ClaimState.IN_DOUBT
+    ledger.close()
