@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # What WeasyPrint needs from the system to lay out the PDF letters: Pango, HarfBuzz's subsetter (which,
 # unlike fontTools' fallback, writes no timestamp into the fonts, so a letter renders to the same bytes
 # every time) and the fonts the letters name.
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# The tests also start a real PostgreSQL server (the shared sent-ledger, tests/postgres_server.py).
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core postgresql
 
 .PHONY: install system-packages run worker test lint typecheck pytest bench clean
 

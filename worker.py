@@ -19,7 +19,7 @@ from activities import rendering
 from activities.case_file import CaseFile
 from activities.email import EmailActivities
 from activities.email.adapters import OutboxEmail, SendGridEmail
-from activities.ledger import SentLedger
+from activities.ledger import open_ledger
 from activities.letters import LetterActivities
 from activities.letters.merci_facteur import MerciFacteurLetters, PostalMode
 from activities.letters.postal import OutboxLetters, PostalAdapter
@@ -91,7 +91,7 @@ def sms_adapter(settings: ChannelSettings, refs: TrackingRefs) -> TwilioSms | Ou
 def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
     refs = tracking_refs(settings)
     sms = sms_adapter(settings, refs)
-    ledger = SentLedger(settings.ledger_path)
+    ledger = open_ledger(settings.ledger_url, settings.ledger_path)
     creditor = settings.creditor
     email_adapter: SendGridEmail | OutboxEmail
     if settings.sendgrid_api_key:

@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities import metrics
 from activities.case_file import CaseFile
-from activities.ledger import ClaimState, SentLedger
+from activities.ledger import ClaimState, Ledger
 from domain.delivery import Delivery, DeliveryStatus, MessageRequest
 
 
@@ -104,7 +104,7 @@ def _trail(request: MessageRequest, rendered: Rendered, case_file: CaseFile | No
 
 
 def deliver_once(
-    ledger: SentLedger,
+    ledger: Ledger,
     request: MessageRequest,
     render: Callable[[MessageRequest], R],
     adapter: ChannelAdapter[R],
@@ -133,7 +133,7 @@ def deliver_once(
 
 
 def _deliver_once(
-    ledger: SentLedger,
+    ledger: Ledger,
     request: MessageRequest,
     render: Callable[[MessageRequest], R],
     adapter: ChannelAdapter[R],

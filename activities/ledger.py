@@ -6,8 +6,9 @@ by a later attempt means an earlier attempt died between the two (worker killed,
 provider may have accepted the message, so it is never sent again and reported as unconfirmed for a
 person to check in the provider's log (custom arg `message_id`).
 
-SQLite is the single-host default. Several workers on several hosts need one shared ledger (same
-schema on PostgreSQL).
+SQLite (`SentLedger`, one file) is the single-host default. Several workers on several hosts share
+one ledger on PostgreSQL (`activities.postgres_ledger.PostgresLedger`, DUNNING_LEDGER_URL): the
+guarantee holds only if every worker of a task queue claims in the same ledger.
 """
 
 import sqlite3
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sent_messages (
@@ -48,7 +50,37 @@ class Claim:
     sent_at: datetime | None = None
 
 
+class Ledger(Protocol):
+    """What the delivery flow needs of a ledger, whichever database holds it."""
+
+    def claim(self, message_id: str, workflow_id: str, step: str, channel: str) -> Claim:
+        """CLAIMED for exactly one caller per message id; SENT or IN_DOUBT (now 'unconfirmed') for others."""
+        ...
+
+    def mark_sent(self, message_id: str, provider: str, provider_message_id: str | None) -> datetime: ...
+
+    def release(self, message_id: str) -> None:
+        """The provider certainly did not accept the message: a later attempt may send it."""
+        ...
+
+    def count(self, state: str) -> int:
+        """Messages in a state ('sending', 'sent' or 'unconfirmed')."""
+        ...
+
+
+def open_ledger(url: str | None, path: Path) -> Ledger:
+    """The PostgreSQL ledger at `url` if there is one, else the SQLite file at `path`."""
+    if url is None:
+        return SentLedger(path)
+    # Only a worker configured for PostgreSQL loads psycopg (and its libpq).
+    from activities.postgres_ledger import PostgresLedger
+
+    return PostgresLedger(url)
+
+
 class SentLedger:
+    """The ledger in one SQLite file: for workers on one host."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
@@ -107,7 +139,6 @@ class SentLedger:
         return sent_at
 
     def release(self, message_id: str) -> None:
-        """The provider certainly did not accept the message: a later attempt may send it."""
         with self._transaction() as db:
             db.execute("DELETE FROM sent_messages WHERE message_id = ? AND state = 'sending'", (message_id,))
 

@@ -4,6 +4,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from temporalio.envconfig import ClientConfigProfile
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
@@ -14,10 +16,22 @@ def _optional_path(name: str) -> Path | None:
     return Path(value) if value else None
 
 
+def temporal_profile() -> ClientConfigProfile:
+    """The Temporal connection as the `temporal` CLI reads it: a TOML profile (TEMPORAL_CONFIG_FILE,
+    default ~/.config/temporalio/temporal.toml; TEMPORAL_PROFILE, default "default") overridden by
+    TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH,
+    TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_SERVER_NAME."""
+    return ClientConfigProfile.load()
+
+
 @dataclass(frozen=True)
 class TemporalSettings:
-    address: str = field(default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233"))
-    namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
+    address: str = field(
+        default_factory=lambda: _env("TEMPORAL_ADDRESS", temporal_profile().address or "localhost:7233")
+    )
+    namespace: str = field(
+        default_factory=lambda: _env("TEMPORAL_NAMESPACE", temporal_profile().namespace or "default")
+    )
     task_queue: str = field(default_factory=lambda: _env("DUNNING_TASK_QUEUE", "dunning"))
 
 
@@ -102,6 +116,14 @@ class ChannelSettings:
     var_dir: Path = field(default_factory=lambda: Path(_env("DUNNING_VAR_DIR", "var")))
     # Templates of the operator's own that override the packaged ones (README, "Templates").
     template_dir: Path | None = field(default_factory=lambda: _optional_path("DUNNING_TEMPLATE_DIR"))
+
+    # postgresql://user:password@host/db: one sent-ledger shared by workers on several hosts. Unset,
+    # each host keeps its own SQLite file at ledger_path, which is right only for a single host.
+    ledger_url: str | None = field(default_factory=lambda: os.environ.get("DUNNING_LEDGER_URL") or None)
+
+    def __post_init__(self) -> None:
+        if self.ledger_url and not self.ledger_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("DUNNING_LEDGER_URL must be a postgresql:// URL")
 
     @property
     def ledger_path(self) -> Path:

@@ -25,6 +25,8 @@ from dunning.tracking_ref import TrackingRefs, new_key
 from tests.codec_keys import TEST_CONVERTER, TEST_KEYS_TEXT
 from tests.fake_http import running
 from tests.fake_sendgrid import FakeSendGrid
+from tests.ledgers import BACKENDS, LedgerBackend, PostgresBackend, SqliteBackend
+from tests.postgres_server import PostgresServer, running_postgres
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 from workflows.invoice_dunning import InvoiceDunning
 
@@ -69,6 +71,21 @@ async def dev() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def sendgrid() -> Iterator[FakeSendGrid]:
     yield from running(FakeSendGrid())
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger_backend(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerBackend:
+    """Each sent-ledger test once on SQLite and once on PostgreSQL (its own database)."""
+    if request.param == "sqlite":
+        return SqliteBackend(tmp_path / "ledger.sqlite3")
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return PostgresBackend(server.new_database())
 
 
 @dataclass

@@ -4,7 +4,6 @@ Real activities, adapters and ledger; the providers are local servers (or nothin
 """
 
 import socket
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -20,7 +19,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.case_file import CaseFile
 from activities.email import EmailActivities
 from activities.email.adapters import OutboxEmail, SendGridEmail
-from activities.ledger import SentLedger
+from activities.ledger import Ledger
 from activities.letters import LetterActivities
 from activities.letters.postal import OutboxLetters
 from activities.litigation import LitigationActivities, OutboxLitigation
@@ -32,6 +31,7 @@ from domain.models import Customer
 from dunning.settings import Creditor, HandoverSettings
 from dunning.tracking_ref import TrackingRefs, new_key
 from tests.fake_sendgrid import FakeSendGrid
+from tests.ledgers import LedgerBackend
 
 CUSTOMER = Customer.model_validate(
     {
@@ -70,26 +70,26 @@ def message(step: str, channel: Channel) -> MessageRequest:
 
 
 # An activity of one channel writing to the outbox under `root`: (ledger, root) -> run one attempt.
-OutboxAttempt = Callable[[SentLedger, Path], Delivery]
+OutboxAttempt = Callable[[Ledger, Path], Delivery]
 
 
-def email_attempt(ledger: SentLedger, root: Path) -> Delivery:
+def email_attempt(ledger: Ledger, root: Path) -> Delivery:
     activities = EmailActivities(ledger, OutboxEmail(root), Creditor())
     return ActivityEnvironment().run(activities.send_email, message("level2_email", Channel.EMAIL))
 
 
-def sms_attempt(ledger: SentLedger, root: Path) -> Delivery:
+def sms_attempt(ledger: Ledger, root: Path) -> Delivery:
     activities = SmsActivities(ledger, OutboxSms(root), Creditor())
     return ActivityEnvironment().run(activities.send_sms, message("level2_sms", Channel.SMS))
 
 
-def letter_attempt(ledger: SentLedger, root: Path) -> Delivery:
+def letter_attempt(ledger: Ledger, root: Path) -> Delivery:
     activities = LetterActivities(ledger, OutboxLetters(root), Creditor(), CaseFile(root.parent / "cases"))
     request = message("level2_registered_letter", Channel.REGISTERED_LETTER)
     return ActivityEnvironment().run(activities.send_registered_letter, request)
 
 
-def litigation_attempt(ledger: SentLedger, root: Path) -> Delivery:
+def litigation_attempt(ledger: Ledger, root: Path) -> Delivery:
     activities = LitigationActivities(
         ledger,
         OutboxLitigation(root, root.parent / "dossiers"),
@@ -101,7 +101,7 @@ def litigation_attempt(ledger: SentLedger, root: Path) -> Delivery:
     return ActivityEnvironment().run(activities.hand_over_to_litigation, handover)
 
 
-def sendgrid_attempt(ledger: SentLedger, url: str, timeout: float = 10.0) -> Delivery:
+def sendgrid_attempt(ledger: Ledger, url: str, timeout: float = 10.0) -> Delivery:
     adapter = SendGridEmail(
         "SG.test-key", url, "relances@exemple.fr", "Exemple", TrackingRefs(new_key()), timeout=timeout
     )
@@ -109,7 +109,7 @@ def sendgrid_attempt(ledger: SentLedger, url: str, timeout: float = 10.0) -> Del
     return ActivityEnvironment().run(activities.send_email, message("level2_email", Channel.EMAIL))
 
 
-def open_claims(ledger: SentLedger) -> int:
+def open_claims(ledger: Ledger) -> int:
     return ledger.count("sending") + ledger.count("unconfirmed")
 
 
@@ -123,9 +123,9 @@ def open_claims(ledger: SentLedger) -> int:
     ],
 )
 def test_a_failing_outbox_write_releases_the_claim_and_the_retry_sends_once(
-    tmp_path: Path, attempt: OutboxAttempt, channel: str
+    tmp_path: Path, ledger_backend: LedgerBackend, attempt: OutboxAttempt, channel: str
 ) -> None:
-    ledger = SentLedger(tmp_path / "ledger.sqlite3")
+    ledger = ledger_backend.open()
     root = tmp_path / "outbox"
     # A file where the outbox folder should be: the write fails before anything is delivered.
     root.write_text("not a folder")
@@ -141,9 +141,9 @@ def test_a_failing_outbox_write_releases_the_claim_and_the_retry_sends_once(
 
 
 def test_a_provider_that_does_not_answer_keeps_the_claim_and_is_not_asked_again(
-    tmp_path: Path, sendgrid: FakeSendGrid
+    ledger_backend: LedgerBackend, sendgrid: FakeSendGrid
 ) -> None:
-    ledger = SentLedger(tmp_path / "ledger.sqlite3")
+    ledger = ledger_backend.open()
     sendgrid.script.append("hang")
     with pytest.raises(ApplicationError) as failed:
         sendgrid_attempt(ledger, sendgrid.url, timeout=0.5)
@@ -180,10 +180,10 @@ def hang_up() -> Iterator[tuple[str, list[str]]]:
 
 
 def test_a_connection_lost_before_the_answer_keeps_the_claim(
-    tmp_path: Path, hang_up: tuple[str, list[str]], sendgrid: FakeSendGrid
+    ledger_backend: LedgerBackend, hang_up: tuple[str, list[str]], sendgrid: FakeSendGrid
 ) -> None:
     url, received = hang_up
-    ledger = SentLedger(tmp_path / "ledger.sqlite3")
+    ledger = ledger_backend.open()
     with pytest.raises(ApplicationError) as failed:
         sendgrid_attempt(ledger, url)
     assert failed.value.type == "InDoubtDeliveryError"
@@ -195,12 +195,14 @@ def test_a_connection_lost_before_the_answer_keeps_the_claim(
     assert sendgrid.requests == []
 
 
-def test_a_refused_connection_releases_the_claim_and_the_retry_sends(tmp_path: Path, sendgrid: FakeSendGrid) -> None:
+def test_a_refused_connection_releases_the_claim_and_the_retry_sends(
+    ledger_backend: LedgerBackend, sendgrid: FakeSendGrid
+) -> None:
     # A port just freed: nothing listens there, so the connection is refused before any request.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    ledger = SentLedger(tmp_path / "ledger.sqlite3")
+    ledger = ledger_backend.open()
     with pytest.raises(ApplicationError) as failed:
         sendgrid_attempt(ledger, f"http://127.0.0.1:{port}")
     assert failed.value.type == "TransientDeliveryError"
@@ -212,20 +214,16 @@ def test_a_refused_connection_releases_the_claim_and_the_retry_sends(tmp_path: P
     assert len(sendgrid.requests) == 1
 
 
-def test_a_ledger_failure_after_the_provider_accepted_keeps_the_claim(tmp_path: Path, sendgrid: FakeSendGrid) -> None:
-    path = tmp_path / "ledger.sqlite3"
-    ledger = SentLedger(path)
+def test_a_ledger_failure_after_the_provider_accepted_keeps_the_claim(
+    ledger_backend: LedgerBackend, sendgrid: FakeSendGrid
+) -> None:
+    ledger = ledger_backend.open()
     # The database refuses the 'sent' mark (as a full disk would), after SendGrid has answered 202.
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TRIGGER refuse_sent BEFORE UPDATE ON sent_messages WHEN NEW.state = 'sent'"
-            " BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
-    with pytest.raises(sqlite3.Error, match="disk full"):
+    ledger_backend.refuse_sent("disk full")
+    with pytest.raises(ledger_backend.error, match="disk full"):
         sendgrid_attempt(ledger, sendgrid.url)
     assert ledger.count("sending") == 1
-    with sqlite3.connect(path) as db:
-        db.execute("DROP TRIGGER refuse_sent")
+    ledger_backend.allow_sent()
 
     retried = sendgrid_attempt(ledger, sendgrid.url)
     assert retried.status is DeliveryStatus.UNCONFIRMED

@@ -7,7 +7,7 @@ from temporalio import activity
 from activities.case_file import CaseFile
 from activities.delivery import ChannelAdapter, deliver_once
 from activities.email.adapters import Email, PdfAttachment
-from activities.ledger import SentLedger
+from activities.ledger import Ledger
 from activities.letters.documents import INVOICE_COPY, LetterRenderer
 from activities.rendering import build_context, channel_overrides, template_environment
 from domain.delivery import Delivery, MessageRequest
@@ -59,7 +59,7 @@ class EmailRenderer:
 class EmailActivities:
     def __init__(
         self,
-        ledger: SentLedger,
+        ledger: Ledger,
         adapter: ChannelAdapter[Email],
         creditor: Creditor,
         case_file: CaseFile | None = None,

@@ -10,7 +10,7 @@ from temporalio import activity
 
 from activities.case_file import CaseFile
 from activities.delivery import ChannelAdapter, deliver_once
-from activities.ledger import SentLedger
+from activities.ledger import Ledger
 from activities.letters.documents import INVOICE_COPY, LetterRenderer, html_to_pdf
 from activities.letters.postal import Letter
 from domain.delivery import Delivery, MessageRequest
@@ -23,7 +23,7 @@ from dunning.settings import Creditor
 class LetterActivities:
     def __init__(
         self,
-        ledger: SentLedger,
+        ledger: Ledger,
         adapter: ChannelAdapter[Letter],
         creditor: Creditor,
         case_file: CaseFile,

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.case_file import CaseFile
 from activities.delivery import ChannelAdapter, Receipt, deliver_once
-from activities.ledger import SentLedger
+from activities.ledger import Ledger
 from activities.litigation.dossier import DossierBuilder, Evidence
 from activities.outbox import Outbox
 from domain.calendar import paris_date
@@ -101,7 +101,7 @@ class OutboxLitigation:
 class LitigationActivities:
     def __init__(
         self,
-        ledger: SentLedger,
+        ledger: Ledger,
         adapter: ChannelAdapter[Dossier],
         creditor: Creditor,
         case_file: CaseFile,

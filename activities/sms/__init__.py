@@ -20,7 +20,7 @@ from activities.delivery import (
     TransientDeliveryError,
     deliver_once,
 )
-from activities.ledger import SentLedger
+from activities.ledger import Ledger
 from activities.outbox import Outbox
 from activities.rendering import build_context, channel_overrides, template_environment
 from domain.delivery import Delivery, MessageRequest
@@ -142,7 +142,7 @@ class SmsRenderer:
 
 class SmsActivities:
     def __init__(
-        self, ledger: SentLedger, adapter: ChannelAdapter[Sms], creditor: Creditor, template_dir: Path | None = None
+        self, ledger: Ledger, adapter: ChannelAdapter[Sms], creditor: Creditor, template_dir: Path | None = None
     ) -> None:
         self._ledger = ledger
         self._adapter = adapter
