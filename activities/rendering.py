@@ -43,6 +43,18 @@ def use_penalty_policy(policy: PenaltyPolicy) -> None:
     _PENALTIES.policy = policy
 
 
+def business_claim(request: MessageRequest) -> Claim:
+    """What a business debtor owes under L441-10, as the request states it on its day."""
+    return Claim(
+        kind=CustomerKind.BUSINESS,
+        principal=request.amount - request.credited,
+        due_on=request.due_on,
+        as_of=request.as_of,
+        payments=tuple(PaymentMade(received_on=p.received_on, amount=p.amount) for p in request.payments),
+        rate_percent=request.penalty_rate_percent,
+    )
+
+
 def penalty_policy() -> PenaltyPolicy:
     """The policy every message and dossier of this process computes penalties with."""
     return _PENALTIES.policy
@@ -164,14 +176,7 @@ def _penalties(
     request: MessageRequest, money: Callable[[Decimal], str], day: Callable[[date], str], locale: str
 ) -> tuple[Penalties, list[str]]:
     policy = _PENALTIES.policy
-    claim = Claim(
-        kind=CustomerKind.BUSINESS,
-        principal=request.amount - request.credited,
-        due_on=request.due_on,
-        as_of=request.as_of,
-        payments=tuple(PaymentMade(received_on=p.received_on, amount=p.amount) for p in request.payments),
-        rate_percent=request.penalty_rate_percent,
-    )
+    claim = business_claim(request)
     since = day(request.due_on + timedelta(days=1))
     indemnity = money(Decimal("40.00"))
     contractual = request.penalty_rate_percent is not None

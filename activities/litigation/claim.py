@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from activities.rendering import penalty_policy
+from activities.rendering import business_claim, penalty_policy
 from domain import penalties
 from domain.delivery import HandoverRequest
 from domain.ladder import Channel
-from domain.models import ActionStatus, CustomerKind, PaymentMade, SentMessage
+from domain.models import ActionStatus, CustomerKind, SentMessage
 from domain.money import to_cents
 from domain.penalties import RECOVERY_INDEMNITY
 from domain.rates import MissingRate
@@ -80,16 +80,8 @@ def claim_of(handover: HandoverRequest) -> Claim:
         "Code de commerce, art. D441-5 (indemnité forfaitaire pour frais de recouvrement de 40 euros)",
     ]
     policy = penalty_policy()
-    debt = penalties.Claim(
-        kind=CustomerKind.BUSINESS,
-        principal=request.amount - request.credited,
-        due_on=request.due_on,
-        as_of=request.as_of,
-        payments=tuple(PaymentMade(received_on=p.received_on, amount=p.amount) for p in request.payments),
-        rate_percent=request.penalty_rate_percent,
-    )
     try:
-        computed = penalties.late_penalties(debt, policy)
+        computed = penalties.late_penalties(business_claim(request), policy)
         segments = tuple(
             RateSegment(
                 s.first_day,
