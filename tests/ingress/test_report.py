@@ -8,7 +8,6 @@ import io
 import json
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,33 +18,18 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from domain.calendar import paris_date
-from dunning.settings import ChannelSettings, TemporalSettings
-from starter.api import IngressSettings, create_app
 from starter.cli import app as cli
 from tests.conftest import make_invoice
-from tests.ingress.conftest import TOKEN, created, event
-from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
+from tests.ingress.conftest import created, event
+from tests.ingress.dev_book import api_on_dev, eventually
 
 QUEUE = f"report-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture
 async def book_api(dev: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = IngressSettings(
-        api_token=TOKEN,
-        var_dir=tmp_path / "var",
-        temporal=TemporalSettings(address=dev.client.service_client.config.target_host, task_queue=QUEUE),
-    )
-    transport = httpx.ASGITransport(app=create_app(settings, dev.client))
-    with ThreadPoolExecutor(MAX_CONCURRENT_ACTIVITIES) as executor:
-        activities = build_activities(ChannelSettings(var_dir=tmp_path / "worker"))
-        async with (
-            build_worker(dev.client, QUEUE, activities, executor),
-            httpx.AsyncClient(
-                transport=transport, base_url="http://ingress", headers={"Authorization": f"Bearer {TOKEN}"}
-            ) as client,
-        ):
-            yield client
+    async with api_on_dev(dev, tmp_path, QUEUE) as client:
+        yield client
 
 
 async def test_the_aging_report_of_a_live_book(dev: WorkflowEnvironment, book_api: httpx.AsyncClient) -> None:
@@ -62,15 +46,12 @@ async def test_the_aging_report_of_a_live_book(dev: WorkflowEnvironment, book_ap
     async def report() -> dict[str, Any]:
         return dict((await book_api.get("/reports/aging")).json())
 
-    # Visibility lags the cases by about a second: poll, bounded.
-    for _ in range(50):
-        aging = await report()
+    def both_counted(aging: dict[str, Any]) -> bool:
         eur = aging["books"][0] if aging["books"] else {}
-        if eur.get("cases") == 2 and eur.get("outstanding_cases") == 1:
-            break
-        await asyncio.sleep(0.2)
-    else:
-        raise AssertionError(f"the book never showed both cases settled as expected: {aging}")
+        return bool(eur.get("cases") == 2 and eur.get("outstanding_cases") == 1)
+
+    aging = await eventually(report, both_counted)
+    eur = aging["books"][0]
 
     assert aging["as_of"] == str(today)
     assert eur["currency"] == "EUR"

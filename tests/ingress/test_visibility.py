@@ -4,11 +4,10 @@ run by a worker; cases at a later stage are started with those attributes on a q
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -20,45 +19,19 @@ from domain.calendar import PARIS, send_slot, start_of_day_utc
 from domain.calls import script_for
 from domain.models import InvoiceInput, Stage
 from dunning import search_attributes as sa
-from dunning.settings import ChannelSettings, TemporalSettings
-from starter.api import IngressSettings, create_app
 from starter.cases import cases_query
 from starter.cli import app as cli
 from tests.conftest import make_invoice
-from tests.ingress.conftest import TOKEN, created
-from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
+from tests.ingress.conftest import created
+from tests.ingress.dev_book import api_on_dev, eventually
 
-_T = TypeVar("_T")
 API_QUEUE = f"visibility-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture
 async def dev_api(dev: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = IngressSettings(
-        api_token=TOKEN,
-        var_dir=tmp_path / "var",
-        temporal=TemporalSettings(address=dev.client.service_client.config.target_host, task_queue=API_QUEUE),
-    )
-    transport = httpx.ASGITransport(app=create_app(settings, dev.client))
-    with ThreadPoolExecutor(MAX_CONCURRENT_ACTIVITIES) as executor:
-        activities = build_activities(ChannelSettings(var_dir=tmp_path / "worker"))
-        async with (
-            build_worker(dev.client, API_QUEUE, activities, executor),
-            httpx.AsyncClient(
-                transport=transport, base_url="http://ingress", headers={"Authorization": f"Bearer {TOKEN}"}
-            ) as client,
-        ):
-            yield client
-
-
-async def _eventually(read: Callable[[], Awaitable[_T]], ready: Callable[[_T], bool]) -> _T:
-    """Visibility lags the cases by about a second: poll, bounded."""
-    for _ in range(50):
-        value = await read()
-        if ready(value):
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"visibility never showed it; last value: {value!r}")
+    async with api_on_dev(dev, tmp_path, API_QUEUE) as client:
+        yield client
 
 
 async def _start_at_stage(dev: WorkflowEnvironment, invoice: InvoiceInput, stage: Stage, calls: list[str]) -> None:
@@ -92,7 +65,7 @@ async def test_cases_by_stage_and_customer_and_open_calls(dev: WorkflowEnvironme
     async def mine() -> list[dict[str, Any]]:
         return list((await dev_api.get("/cases", params={"customer_id": customer})).json())
 
-    rows = await _eventually(mine, lambda rows: len(rows) == 2)
+    rows = await eventually(mine, lambda rows: len(rows) == 2)
     assert {row["invoice_id"]: row["stage"] for row in rows} == {
         scheduled.invoice_id: "scheduled",
         noticed.invoice_id: "formal_notice",
@@ -145,7 +118,7 @@ async def test_cases_show_the_next_step_in_paris_time(dev: WorkflowEnvironment, 
     async def mine() -> list[dict[str, Any]]:
         return list((await dev_api.get("/cases", params={"customer_id": customer})).json())
 
-    await _eventually(mine, lambda rows: len(rows) == 1 and rows[0]["next_action_at"] is not None)
+    await eventually(mine, lambda rows: len(rows) == 1 and rows[0]["next_action_at"] is not None)
     env = {"TEMPORAL_ADDRESS": dev.client.service_client.config.target_host, "COLUMNS": "200"}
     result = await asyncio.to_thread(CliRunner().invoke, cli, ["cases", "--customer-id", customer], env=env)
     assert result.exit_code == 0, result.output

@@ -1,0 +1,47 @@
+"""The ingress API and a worker on the dev server, for what needs visibility (lists, reports)."""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+from temporalio.testing import WorkflowEnvironment
+
+from dunning.settings import ChannelSettings, TemporalSettings
+from starter.api import IngressSettings, create_app
+from tests.ingress.conftest import TOKEN
+from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
+
+_T = TypeVar("_T")
+
+
+@asynccontextmanager
+async def api_on_dev(dev: WorkflowEnvironment, tmp_path: Path, queue: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = IngressSettings(
+        api_token=TOKEN,
+        var_dir=tmp_path / "var",
+        temporal=TemporalSettings(address=dev.client.service_client.config.target_host, task_queue=queue),
+    )
+    transport = httpx.ASGITransport(app=create_app(settings, dev.client))
+    with ThreadPoolExecutor(MAX_CONCURRENT_ACTIVITIES) as executor:
+        activities = build_activities(ChannelSettings(var_dir=tmp_path / "worker"))
+        async with (
+            build_worker(dev.client, queue, activities, executor),
+            httpx.AsyncClient(
+                transport=transport, base_url="http://ingress", headers={"Authorization": f"Bearer {TOKEN}"}
+            ) as client,
+        ):
+            yield client
+
+
+async def eventually(read: Callable[[], Awaitable[_T]], ready: Callable[[_T], bool]) -> _T:
+    """Visibility lags the cases by about a second: poll, bounded."""
+    for _ in range(50):
+        value = await read()
+        if ready(value):
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"visibility never showed it; last value: {value!r}")
