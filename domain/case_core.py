@@ -28,7 +28,7 @@ from domain.calendar import (
     send_slot,
 )
 from domain.case_records import (
-    _CHANNELS,
+    CHANNEL_NAMES,
     FORMAL_NOTICE_DEADLINE,
     HAPPENED,
     LEGAL_STAGES,
@@ -232,7 +232,9 @@ class CaseCore(BaseModel):
     def channels_used(self) -> list[Channel]:
         """The channels by which the customer was really reached so far, for what a message may claim:
         a call task counts only once a person logged that they spoke to the customer."""
-        used = {Channel(a.channel) for a in self.actions if a.status is ActionStatus.SENT and a.channel in _CHANNELS}
+        used = {
+            Channel(a.channel) for a in self.actions if a.status is ActionStatus.SENT and a.channel in CHANNEL_NAMES
+        }
         if self.reached_by_phone:
             used.add(Channel.CALL)
         return sorted(used)

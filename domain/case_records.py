@@ -17,7 +17,8 @@ FORMAL_NOTICE_DEADLINE = timedelta(days=8)
 LEGAL_STAGES = frozenset({Stage.FORMAL_NOTICE, Stage.LITIGATION})
 # What the trail counts as a step that happened, for the hand-over and for what messages may say.
 HAPPENED = frozenset({ActionStatus.SENT, ActionStatus.DONE})
-_CHANNELS = frozenset(c.value for c in Channel)
+# The trail's channel column also holds "bank", "billing", "customer", "law": these are the channels.
+CHANNEL_NAMES = frozenset(c.value for c in Channel)
 # A notice refused or left unclaimed was still presented: the deadline it gives runs from then.
 NOTICE_PRESENTED = frozenset({LetterStatus.DELIVERED, LetterStatus.REFUSED, LetterStatus.UNCLAIMED})
 # Limitation of the claim, from the due date or the debtor's last acknowledgement of the debt (a

@@ -114,6 +114,9 @@ class Watch(BaseModel):
         return send_slot(self.sent_on + timedelta(days=TRACK_AFTER_DAYS[self.polls])) + TRACK_HOUR_AFTER_SLOT
 
 
+LETTER_STATUSES = frozenset(status.value for status in LetterStatus)
+
+
 def advance(sent: SentMessage, report: LetterStatusReported) -> SentMessage | None:
     """The letter after the report, or None when the report moves nothing: a status only moves
     forward, and the first outcome reported is the letter's outcome."""
@@ -128,9 +131,6 @@ def advance(sent: SentMessage, report: LetterStatusReported) -> SentMessage | No
     if new_proofs:
         update["proofs"] = [*sent.proofs, *new_proofs]
     return sent.model_copy(update=update) if update else None
-
-
-LETTER_STATUSES = frozenset(status.value for status in LetterStatus)
 
 
 def receipt_kept(sent: SentMessage) -> bool:
