@@ -18,10 +18,11 @@ from stdnum import iso11649
 from stdnum.fr import siren
 
 from domain.delivery import MessageRequest
-from domain.ladder import Channel, level_of
+from domain.ladder import Channel
 from domain.models import CustomerKind, PaymentMade
 from domain.money import to_cents
 from domain.penalties import Claim, Imputation, PenaltyPolicy, late_penalties
+from domain.policy_file import legacy
 from domain.rates import PACKAGED, MissingRate
 from dunning.settings import Creditor
 
@@ -121,6 +122,12 @@ class Context:
 REACHED_ORDER = (Channel.EMAIL, Channel.SMS, Channel.CALL, Channel.REGISTERED_LETTER)
 
 
+def step_level(request: MessageRequest) -> int:
+    if request.level is not None:
+        return request.level
+    return next((s.level for s in legacy().ladders["standard"] if s.name == request.step), 0)
+
+
 def build_context(request: MessageRequest, creditor: Creditor) -> Context:
     language = request.customer.language
     locale = LOCALES[language]
@@ -137,7 +144,7 @@ def build_context(request: MessageRequest, creditor: Creditor) -> Context:
     notes: list[str] = []
     penalties = None
     is_business = request.customer.kind is CustomerKind.BUSINESS
-    if is_business and level_of(request.step) >= PENALTY_LEVEL and request.days_overdue > 0:
+    if is_business and step_level(request) >= PENALTY_LEVEL and request.days_overdue > 0:
         penalties, penalty_notes = _penalties(request, money, day, locale)
         notes += penalty_notes
     reference = request.payment_reference

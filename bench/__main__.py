@@ -31,6 +31,7 @@ from bench import inputs
 from bench.polls import Polls
 from bench.report import Figures, Results, machine, print_table
 from domain.models import CaseStatus, Stage, workflow_id_for
+from domain.policy_file import DEFAULT, packaged
 from dunning import search_attributes
 from dunning.binaries import venv_binary
 from dunning.client import data_converter
@@ -113,7 +114,7 @@ async def drain(client: Client, queue: str, polls: Polls) -> float:
 async def import_events(client: Client, var_dir: Path, path: Path, concurrency: int, expected: int) -> float:
     """Seconds for `dunning events import` of `path`: the CLI's reader, parser, importer and dispatcher."""
     with IngressStore.in_dir(var_dir) as store:
-        dispatcher = Dispatcher(client, store, PRODUCT_QUEUE)
+        dispatcher = Dispatcher(client, store, PRODUCT_QUEUE, packaged(DEFAULT))
         started = time.perf_counter()
         summary = await import_items(lambda: parse_event_lines(_lines(path)), dispatcher, concurrency=concurrency)
         elapsed = time.perf_counter() - started
@@ -159,7 +160,7 @@ async def bank_benchmark(
         with IngressStore.in_dir(var_dir) as store:
             # Yesterday's import: a store that reads the cases every morning knows when it last did, so
             # today's reads only what changed since (here: nothing but what it signals itself).
-            await open_invoices(Dispatcher(client, store, PRODUCT_QUEUE))
+            await open_invoices(Dispatcher(client, store, PRODUCT_QUEUE, packaged(DEFAULT)))
         log(f"bank: starting {payments} cases to be paid")
         await import_events(
             client, var_dir, inputs.write_created_events(var_dir / "bank-cases.jsonl", cases), concurrency, payments
@@ -195,7 +196,7 @@ async def bank_benchmark(
             Journal(journal_path(var_dir)) as journal,
             phases.around_bank_import(),
         ):
-            dispatcher = Dispatcher(client, store, PRODUCT_QUEUE)
+            dispatcher = Dispatcher(client, store, PRODUCT_QUEUE, packaged(DEFAULT))
             started = time.perf_counter()
             result = await import_bank_file(
                 data, "bench.xml", dispatcher=dispatcher, journal=journal, concurrency=concurrency

@@ -7,15 +7,33 @@ is placed like any other instead of failing the case's workflow task. Only the e
 (9999-12-31) is a ValueError, which fails the case at once with its message.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
-SEND_HOUR = time(9, 0)
-# Sending stops at the end of the working day: a case that wakes up later (late start, worker back
-# after an outage) waits for the next morning rather than e-mailing at midnight.
-SEND_WINDOW_END = time(18, 0)
+
+
+@dataclass(frozen=True)
+class SendHours:
+    """When messages go out on a business day, Paris time; a policy may set its own."""
+
+    start: time = time(9, 0)
+    # Sending stops at the end of the working day: a case that wakes up later (late start, worker back
+    # after an outage) waits for the next morning rather than e-mailing at midnight.
+    end: time = time(18, 0)
+    # False: every day of the week is a sending day (a test policy on the real clock, a B2C service).
+    business_days_only: bool = True
+
+    def sending_day(self, day: date) -> date:
+        return next_business_day(day) if self.business_days_only else day
+
+    def is_sending_day(self, day: date) -> bool:
+        return is_business_day(day) or not self.business_days_only
+
+
+OFFICE_HOURS = SendHours()
 
 # Metropolitan public holidays (Code du travail L3133-1), today's list applied to every year: the
 # service plans future sends, a past date only matters for a catch-up. Alsace-Moselle's two extra
@@ -82,30 +100,30 @@ def paris_date(instant: datetime) -> date:
     return _in_paris(instant).date()
 
 
-def send_slot(day: date) -> datetime:
-    """09:00 Paris on the first business day on or after `day`, as an aware UTC instant."""
-    local = datetime.combine(next_business_day(day), SEND_HOUR, tzinfo=PARIS)
+def send_slot(day: date, hours: SendHours = OFFICE_HOURS) -> datetime:
+    """The start of sending (09:00 Paris) on the first business day on or after `day`, in UTC."""
+    local = datetime.combine(hours.sending_day(day), hours.start, tzinfo=PARIS)
     return local.astimezone(UTC)
 
 
-def in_send_window(instant: datetime) -> bool:
+def in_send_window(instant: datetime, hours: SendHours = OFFICE_HOURS) -> bool:
     local = _in_paris(instant)
-    return is_business_day(local.date()) and SEND_HOUR <= local.time() < SEND_WINDOW_END
+    return hours.is_sending_day(local.date()) and hours.start <= local.time() < hours.end
 
 
-def send_window_closes(instant: datetime) -> datetime:
+def send_window_closes(instant: datetime, hours: SendHours = OFFICE_HOURS) -> datetime:
     """When the sending window that `instant` falls in closes (18:00 Paris that day)."""
-    local = datetime.combine(_in_paris(instant).date(), SEND_WINDOW_END, tzinfo=PARIS)
+    local = datetime.combine(_in_paris(instant).date(), hours.end, tzinfo=PARIS)
     return local.astimezone(UTC)
 
 
-def next_send_opportunity(instant: datetime) -> datetime:
-    """`instant` itself inside the sending window, else the next 09:00 on a business day."""
-    if in_send_window(instant):
+def next_send_opportunity(instant: datetime, hours: SendHours = OFFICE_HOURS) -> datetime:
+    """`instant` itself inside the sending window, else the next start of sending on a business day."""
+    if in_send_window(instant, hours):
         return instant
     local = _in_paris(instant)
-    day = local.date() if local.time() < SEND_HOUR else _day_after(local.date())
-    return send_slot(day)
+    day = local.date() if local.time() < hours.start else _day_after(local.date())
+    return send_slot(day, hours)
 
 
 def start_of_day_utc(day: date) -> datetime:

@@ -14,4 +14,5 @@ __all__ = ["CaseState", "Close", "Decision", "ResendInvoice", "RunStep", "TrackL
 
 class CaseState(CaseEvents, CaseDeliveries):
     """One invoice case: its fields, decisions and steps (`domain.case_core`), the events that act on
-    it (`domain.case_events`) and what its messages became (`domain.case_deliveries`)."""
+    it (`domain.case_events`), what people steer (`domain.case_steering`: segment, policy, approvals)
+    and what its messages became (`domain.case_deliveries`)."""

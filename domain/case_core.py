@@ -12,7 +12,7 @@ Rule changes that running cases see are asked of `rules` (domain.rules) where th
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Self, TypeVar
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 from domain import schedule
 from domain.calendar import (
     PARIS,
+    SendHours,
     add_business_days,
     in_send_window,
     next_send_opportunity,
@@ -29,7 +30,6 @@ from domain.calendar import (
 )
 from domain.case_records import (
     CHANNEL_NAMES,
-    FORMAL_NOTICE_DEADLINE,
     HAPPENED,
     LEGAL_STAGES,
     LIMITATION_TASK,
@@ -50,7 +50,6 @@ from domain.ladder import (
     Channel,
     Step,
     first_index_at_level,
-    ladder,
 )
 from domain.models import (
     Action,
@@ -61,10 +60,12 @@ from domain.models import (
     NextAction,
     Outcome,
     PaymentMade,
+    Segment,
     SentMessage,
     Stage,
 )
 from domain.pauses import DisputeState, PlanState, PromiseState
+from domain.policy import FORMAL_NOTICE, Policy
 from domain.rules import ALL_ON, Rule, Rules
 from domain.tracking import MessageEvent, Watch
 
@@ -78,7 +79,9 @@ class CaseCore(BaseModel):
     deliveries are applied by the subclasses of `domain.case_events` and `domain.case_deliveries`."""
 
     invoice: InvoiceInput
-    ladder_version: str
+    # The policy the case started with (or was moved to by `policy_changed`), content and all.
+    policy: Policy
+    segment: Segment
     amount: Decimal
     due_on: date
     next_index: int = 0
@@ -120,11 +123,21 @@ class CaseCore(BaseModel):
     seen_event_ids: list[str] = Field(default_factory=list)
     # Events that arrived before they applied (a resolution before its dispute): a retry may apply.
     unapplied_event_ids: list[str] = Field(default_factory=list)
+    # Steps a person approved (policy `approval = true`), and the one now waiting for a go-ahead.
+    approved: list[str] = Field(default_factory=list)
+    awaiting_approval: str | None = None
     _rules: Rules = PrivateAttr(default=ALL_ON)
+    _ladder: tuple[tuple[Policy, Segment, Decimal], tuple[Step, ...]] | None = PrivateAttr(default=None)
 
     @classmethod
-    def open(cls, invoice: InvoiceInput, ladder_version: str, rules: Rules = ALL_ON) -> Self:
-        case = cls(invoice=invoice, ladder_version=ladder_version, amount=invoice.amount, due_on=invoice.due_on)
+    def open(cls, invoice: InvoiceInput, policy: Policy, rules: Rules = ALL_ON) -> Self:
+        case = cls(
+            invoice=invoice,
+            policy=policy,
+            segment=invoice.customer.segment,
+            amount=invoice.amount,
+            due_on=invoice.due_on,
+        )
         case._rules = rules
         return case
 
@@ -138,7 +151,20 @@ class CaseCore(BaseModel):
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        return ladder(self.ladder_version, self.invoice.customer.segment)
+        """The ladder of the case's policy for its segment and amount (asked at every decision)."""
+        key = (self.policy, self.segment, self.amount)
+        # By identity: comparing two policies field by field at every decision would cost more.
+        if self._ladder is None or self._ladder[0][0] is not self.policy or self._ladder[0][1:] != key[1:]:
+            self._ladder = (key, self.policy.ladder_for(self.segment, self.amount))
+        return self._ladder[1]
+
+    @property
+    def hours(self) -> SendHours:
+        return self.policy.send_hours.window
+
+    @property
+    def notice_deadline(self) -> timedelta:
+        return timedelta(days=self.policy.formal_notice_deadline_days)
 
     @property
     def paid(self) -> Decimal:
@@ -166,12 +192,16 @@ class CaseCore(BaseModel):
             return Stage.INSTALLMENT_PLAN
         if self.promise is not None:
             return Stage.PROMISED
+        if self.awaiting_approval is not None:
+            return Stage.AWAITING_APPROVAL
         return self.ladder_stage
 
     def schedule(self, spread: bool = True) -> dict[int, datetime]:
         """When each remaining step runs, by ladder index (domain.schedule). The hand-over never
         comes before the deadline the formal notice gave, counted from the day it was presented."""
-        slots = schedule.slots(self.steps, self.due_on, self.shift_days, self.next_index, self.last_step_on, spread)
+        slots = schedule.slots(
+            self.steps, self.due_on, self.shift_days, self.next_index, self.last_step_on, spread, self.hours
+        )
         earliest = self._handover_floor()
         if earliest is not None:
             for index, at in slots.items():
@@ -184,13 +214,13 @@ class CaseCore(BaseModel):
         presented = self._notice_presented_on()
         if presented is None:
             return None
-        return send_slot(add_business_days(presented + FORMAL_NOTICE_DEADLINE, 1))
+        return send_slot(add_business_days(presented + self.notice_deadline, 1), self.hours)
 
     def _notice_presented_on(self) -> date | None:
         days = [
             paris_date(m.outcome_at)
             for m in self.messages.values()
-            if m.step == "formal_notice" and m.letter_outcome in NOTICE_PRESENTED and m.outcome_at is not None
+            if m.step == FORMAL_NOTICE and m.letter_outcome in NOTICE_PRESENTED and m.outcome_at is not None
         ]
         return max(days, default=None)
 
@@ -263,7 +293,7 @@ class CaseCore(BaseModel):
             return decision
         return Wait(warn_at, "limitation_warning") if self._rules.on(Rule.LIMITATION_WATCHED) else decision
 
-    def _next_step(self, now: datetime) -> Decision:
+    def _next_step(self, now: datetime, gated: bool = True) -> Decision:
         if self.outcome is not None:
             return Close(self.outcome)
         if self.cancel_reason is not None:
@@ -278,8 +308,8 @@ class CaseCore(BaseModel):
         if self.promise is not None:
             return Wait(self.promise.resume_at, "promise_check")
         if self.resends_done < self.resends_requested:
-            if not in_send_window(now):
-                return Wait(next_send_opportunity(now), INVOICE_RESEND)
+            if not in_send_window(now, self.hours):
+                return Wait(next_send_opportunity(now, self.hours), INVOICE_RESEND)
             return ResendInvoice(self.resends_done)
         if self.hold is not None:
             return self._retry_held(now, self.hold)
@@ -287,16 +317,41 @@ class CaseCore(BaseModel):
             return Wait(None, None)
         decision = self._choose(Rule.EVERY_STEP_ON_TIME, self._due_step(now, True), self._due_step(now, False))
         if isinstance(decision, RunStep):
-            return self._notice_before_litigation(decision, now)
+            decision = self._notice_before_litigation(decision, now)
+            if gated and self._needs_approval(decision.index):
+                # Nothing wakes a case waiting for a person but the person (or a payment, a dispute).
+                return Wait(None, None)
         return decision
+
+    def _needs_approval(self, index: int) -> bool:
+        step = self.steps[index]
+        return step.approval and step.name not in self.approved
+
+    def _ask_approval(self, now: datetime) -> None:
+        """A gated step that fell due waits, visibly: stage, an open task, a line in the trail."""
+        if self.awaiting_approval is not None or not any(s.approval for s in self.steps):
+            return
+        decision = self._next_step(now, gated=False)
+        if not isinstance(decision, RunStep) or not self._needs_approval(decision.index):
+            return
+        step = self.steps[decision.index]
+        self.awaiting_approval = step.name
+        self.open_calls[approval_task(step.name)] = CallTask(step=approval_task(step.name), opened_at=now)
+        self.record(
+            now,
+            step.name,
+            step.channel.value,
+            ActionStatus.OPEN,
+            "due, waits for a person's approval (dunning approve, or the escalation_approved signal)",
+        )
 
     def _due_step(self, now: datetime, spread: bool) -> Wait | RunStep:
         planned = self.schedule(spread)
         due = [i for i, at in planned.items() if at <= now]
         if not due:
             return Wait(planned[self.next_index], self.steps[self.next_index].name)
-        if not in_send_window(now):
-            return Wait(next_send_opportunity(now), self.steps[due[-1]].name)
+        if not in_send_window(now, self.hours):
+            return Wait(next_send_opportunity(now, self.hours), self.steps[due[-1]].name)
         # Only a late case (late start, long outage) has several steps due at once: it never bursts,
         # only the latest due step runs.
         return RunStep(due[-1], tuple(due[:-1]))
@@ -311,8 +366,8 @@ class CaseCore(BaseModel):
             retry_at = max(retry_at, self._handover_floor() or retry_at)
         if now < retry_at:
             return Wait(retry_at, name)
-        if not in_send_window(now):
-            return Wait(next_send_opportunity(now), name)
+        if not in_send_window(now, self.hours):
+            return Wait(next_send_opportunity(now, self.hours), name)
         return RunStep(hold.index, ())
 
     def _notice_before_litigation(self, decision: RunStep, now: datetime) -> RunStep:
@@ -383,6 +438,7 @@ class CaseCore(BaseModel):
                 self._check_plan(now)
                 self._check_promise(now)
             self._check_limitation(now)
+            self._ask_approval(now)
 
     def _check_limitation(self, now: datetime) -> None:
         limitation = self.limitation_on
@@ -490,7 +546,9 @@ class CaseCore(BaseModel):
 
     def _hold(self, now: datetime, index: int, status: ActionStatus) -> None:
         step = self.steps[index]
-        retry_at = send_slot(add_business_days(paris_date(now), 1)) if status is ActionStatus.FAILED else None
+        retry_at = (
+            send_slot(add_business_days(paris_date(now), 1), self.hours) if status is ActionStatus.FAILED else None
+        )
         self.hold = Hold(index=index, retry_at=retry_at)
         self.open_calls[step.name] = CallTask(step=step.name, opened_at=now)
         if step.channel is not Channel.LITIGATION:
@@ -514,6 +572,7 @@ class CaseCore(BaseModel):
         self, now: datetime, step: str, channel: Channel, workflow_id: str, occurrence: int = 0
     ) -> MessageRequest:
         today = paris_date(now)
+        ladder_step = next((s for s in self.steps if s.name == step), None)
         # The posted copy of an invoice is a message of its own beside the e-mailed one.
         key = f"{step}:{channel.value}" if channel is Channel.LETTER else step
         return MessageRequest(
@@ -541,10 +600,12 @@ class CaseCore(BaseModel):
                 ),
                 key=lambda line: line.received_on,
             ),
-            deadline=today + FORMAL_NOTICE_DEADLINE if step == "formal_notice" else None,
+            deadline=today + self.notice_deadline if step == FORMAL_NOTICE else None,
             reached_by=self.channels_used(),
             order_reference=self.invoice.order_reference,
             penalty_rate_percent=self.invoice.penalty_rate_percent,
+            level=ladder_step.level if ladder_step is not None else 0,
+            template=ladder_step.template if ladder_step is not None else None,
         )
 
     # ------------------------------------------------------------------------------------ events
@@ -619,6 +680,9 @@ class CaseCore(BaseModel):
             ),
             customer_kind=self.invoice.customer.kind,
             penalty_rate_percent=self.invoice.penalty_rate_percent,
+            policy_version=self.policy.version,
+            segment=self.segment,
+            awaiting_approval=self.awaiting_approval,
         )
 
     def result(self) -> DunningResult:
@@ -630,6 +694,11 @@ class CaseCore(BaseModel):
             closed_on=self.closed_on,
             overpayment=max(-self.balance, ZERO),
         )
+
+
+def approval_task(step: str) -> str:
+    """The open task of a gated step waiting for a person."""
+    return f"{step}_approval"
 
 
 def _watch_time(item: tuple[str, datetime | None]) -> datetime:

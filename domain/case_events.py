@@ -7,17 +7,15 @@ workflow only wakes its loop for real changes. Its fields are those of `CaseCore
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from domain.calendar import add_business_days, paris_date, send_slot
-from domain.case_core import CaseCore
 from domain.case_records import (
-    DISPUTE_RESUME_DELAY,
-    PROMISE_GRACE_BUSINESS_DAYS,
     REVERSAL_WATCH,
     ZERO,
     PaymentRecord,
 )
+from domain.case_steering import CaseSteering
 from domain.ladder import Channel
 from domain.models import (
     ActionStatus,
@@ -36,7 +34,7 @@ from domain.pauses import DisputeState, PlanState, PromiseState
 from domain.rules import Rule
 
 
-class CaseEvents(CaseCore):
+class CaseEvents(CaseSteering):
     def receive_payment(self, now: datetime, p: PaymentReceived) -> bool:
         if p.payment_id in self.payments:
             return False
@@ -99,7 +97,7 @@ class CaseEvents(CaseCore):
             self.credits.append(d.credited_amount)
             detail = f"credit note of {d.credited_amount} {self.invoice.currency}"
         self._recorded(now, "dispute_resolved", "customer", detail)
-        resume_day = paris_date(now + DISPUTE_RESUME_DELAY)
+        resume_day = paris_date(now + timedelta(days=self.policy.pauses.dispute_resume_days))
         self._resume_from(resume_day)
         self._pauses_resume_after(send_slot(resume_day))
         self._after_balance_change(now)
@@ -121,7 +119,11 @@ class CaseEvents(CaseCore):
     def agree_plan(self, now: datetime, p: InstallmentPlanAgreed) -> bool:
         if self.plan is not None and self.plan.installments == p.installments:
             return False
-        self.plan = PlanState(installments=p.installments, paid_at_agreement=self.paid + self.credited)
+        self.plan = PlanState(
+            installments=p.installments,
+            paid_at_agreement=self.paid + self.credited,
+            grace_days=self.policy.pauses.installment_grace_days,
+        )
         # A plan supersedes an earlier promise: its own dates now decide.
         self.promise = None
         total = sum((i.amount for i in p.installments), ZERO)
@@ -137,7 +139,7 @@ class CaseEvents(CaseCore):
     def promise_payment(self, now: datetime, p: PromiseToPay) -> bool:
         if self.promise is not None and self.promise.promised_on == p.promised_on:
             return False
-        resume_day = add_business_days(p.promised_on, PROMISE_GRACE_BUSINESS_DAYS)
+        resume_day = add_business_days(p.promised_on, self.policy.pauses.promise_grace_business_days)
         self.promise = PromiseState(
             promised_on=p.promised_on,
             amount=p.amount,
@@ -182,6 +184,7 @@ class CaseEvents(CaseCore):
 
     def update_invoice(self, now: datetime, u: InvoiceUpdated) -> bool:
         changes = []
+        before = self.steps
         if u.amount is not None and u.amount != self.amount:
             changes.append(f"amount {self.amount} -> {u.amount}")
             self.amount = u.amount
@@ -201,6 +204,8 @@ class CaseEvents(CaseCore):
         if not changes:
             return False
         self._recorded(now, "invoice_updated", "billing", ", ".join(changes))
+        # A new amount may cross a band of the policy: the case follows the ladder of its new amount.
+        self._relink(now, before)
         self._after_balance_change(now)
         return True
 

@@ -10,9 +10,6 @@ from domain.models import ActionStatus, CustomerKind, LetterStatus, Stage
 
 ZERO = Decimal("0.00")
 REVERSAL_WATCH = timedelta(days=14)
-DISPUTE_RESUME_DELAY = timedelta(days=3)
-PROMISE_GRACE_BUSINESS_DAYS = 2
-FORMAL_NOTICE_DEADLINE = timedelta(days=8)
 # Steps with legal effect: they must really happen before the ladder goes on.
 LEGAL_STAGES = frozenset({Stage.FORMAL_NOTICE, Stage.LITIGATION})
 # What the trail counts as a step that happened, for the hand-over and for what messages may say.

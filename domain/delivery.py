@@ -50,6 +50,16 @@ class MessageRequest(BaseModel):
     order_reference: str | None = None
     # The customer's contractual late-penalty rate, if the invoice has one (else the legal default).
     penalty_rate_percent: Decimal | None = None
+    # The step's level in its ladder (0 before the due date, 4 for formal notice): what a message
+    # may state depends on it (penalties from level 2), whatever the policy calls the step.
+    # None in a request scheduled before policies (retried after the deploy): its step is a 2026-11 one.
+    level: int | None = None
+    # The template the policy names for the step, when not the step's own name.
+    template: str | None = None
+
+    @property
+    def template_name(self) -> str:
+        return self.template or self.step
 
 
 class HandoverRequest(BaseModel):

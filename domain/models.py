@@ -228,6 +228,31 @@ class InvoiceUpdated(Signal):
         return self
 
 
+class SegmentChanged(Signal):
+    """The customer's segment changed (a person, or the ingress's derivation): the case follows the
+    ladder of its new segment from where it stands."""
+
+    segment: Segment
+    # Why, as the case shows it ("bad_payer: 3 late invoices since 2026-03"); no personal data.
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class EscalationApproved(Signal):
+    """A person's go-ahead for a step the policy gates (`approval = true`); given in advance, it
+    applies when the step falls due. Without a step: the one the case waits on."""
+
+    step: str | None = Field(default=None, min_length=1, max_length=64)
+    by: str = Field(min_length=1, max_length=100, description="who approved: a user id, not a name")
+
+
+class EscalationHeld(Signal):
+    """A person keeps the gated step waiting, and says why."""
+
+    step: str | None = Field(default=None, min_length=1, max_length=64)
+    by: str = Field(min_length=1, max_length=100, description="who decided: a user id, not a name")
+    reason: str = Field(min_length=1, max_length=300)
+
+
 class InvoiceCancelled(Signal):
     reason: str = Field(min_length=1)
 
@@ -242,6 +267,8 @@ class Stage(StrEnum):
     LEVEL_2 = "level_2"
     LEVEL_3 = "level_3"
     FORMAL_NOTICE = "formal_notice"
+    # A step the policy gates fell due and waits for a person's go-ahead.
+    AWAITING_APPROVAL = "awaiting_approval"
     DISPUTED = "disputed"
     PROMISED = "promised"
     INSTALLMENT_PLAN = "installment_plan"
@@ -405,6 +432,10 @@ class CaseStatus(Model):
     # operator's data, read at process start. `penalties_unavailable` says why there are none.
     penalties: PenaltyStatement | None = None
     penalties_unavailable: str | None = None
+    # The policy the case follows (its version id), its segment, and a gated step waiting for approval.
+    policy_version: str | None = None
+    segment: Segment | None = None
+    awaiting_approval: str | None = None
 
     def read_at(self, now: datetime) -> CaseStatus:
         """The figures that depend on time, brought to `now` (what the API and the CLI show)."""

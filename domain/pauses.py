@@ -9,7 +9,6 @@ from domain.calendar import send_slot
 from domain.models import Installment
 
 ZERO = Decimal("0.00")
-INSTALLMENT_GRACE = timedelta(days=3)
 
 
 class DisputeState(BaseModel):
@@ -28,11 +27,13 @@ class PlanState(BaseModel):
     installments: list[Installment]
     paid_at_agreement: Decimal
     checked: int = 0
+    # Days after an installment's due date before it is checked (the policy's installment grace).
+    grace_days: int = 3
     # A dispute resolved after an installment fell due gives the customer until then to catch up.
     not_before: datetime | None = None
 
     def check_at(self, index: int) -> datetime:
-        at = send_slot(self.installments[index].due_on + INSTALLMENT_GRACE)
+        at = send_slot(self.installments[index].due_on + timedelta(days=self.grace_days))
         return max(at, self.not_before) if self.not_before is not None else at
 
     def due_by(self, index: int) -> Decimal:

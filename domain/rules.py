@@ -37,6 +37,8 @@ class Rule(StrEnum):
     INVOICE_COPY_BY_POST = "invoice-copy-by-post"
     # 2026-12: a case nearing the limitation of its claim wakes and opens a task for a person.
     LIMITATION_WATCHED = "limitation-watched"
+    # 2026-12, asked by the workflow: a case publishes the version of its policy (PolicyVersion).
+    POLICY_VERSION_PUBLISHED = "policy-version-published"
 
 
 class Rules(Protocol):

@@ -11,7 +11,7 @@ one; that schedule stays here for the cases that recorded it.
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from domain.calendar import paris_date, send_slot
+from domain.calendar import OFFICE_HOURS, SendHours, paris_date, send_slot
 from domain.ladder import Step
 
 
@@ -26,6 +26,7 @@ def slots(
     start: int,
     last_step_on: date | None,
     spread: bool,
+    hours: SendHours = OFFICE_HOURS,
 ) -> dict[int, datetime]:
     """The send instant of every step from `start` on. With `spread`, each one after the business day
     of the one before it (the first after `last_step_on`, the day the last step ran)."""
@@ -35,6 +36,6 @@ def slots(
         day = planned_day(due_on, steps[index], shift_days)
         if spread and floor is not None and day <= floor:
             day = floor + timedelta(days=1)
-        planned[index] = send_slot(day)
+        planned[index] = send_slot(day, hours)
         floor = paris_date(planned[index])
     return planned

@@ -7,6 +7,7 @@ from temporalio.common import (
 )
 
 from domain.models import DunningResult, InvoiceInput, workflow_id_for
+from domain.policy import CaseStart, Policy
 from workflows.invoice_dunning import InvoiceDunning
 
 
@@ -19,9 +20,10 @@ def summary(invoice: InvoiceInput) -> str:
 
 
 async def start_case(
-    client: Client, invoice: InvoiceInput, task_queue: str
+    client: Client, invoice: InvoiceInput, task_queue: str, policy: Policy
 ) -> WorkflowHandle[InvoiceDunning, DunningResult]:
-    """Start the case, or return the running one: a repeated `invoice.created` changes nothing.
+    """Start the case under `policy`, or return the running one: a repeated `invoice.created`
+    changes nothing (the running case keeps its own policy).
 
     A closed case is never restarted under the same invoice id (REJECT_DUPLICATE): a settled or
     cancelled invoice coming back is a billing error to look at, not a new dunning run.
@@ -33,7 +35,7 @@ async def start_case(
     """
     return await client.start_workflow(
         InvoiceDunning.run,
-        invoice,
+        CaseStart(invoice=invoice, policy=policy),
         id=workflow_id_for(invoice.invoice_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

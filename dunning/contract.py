@@ -23,6 +23,10 @@ class SignalName(StrEnum):
     INVOICE_CANCELLED = "invoice_cancelled"
     LETTER_STATUS = "letter_status"
     MESSAGE_EVENT = "message_event"
+    SEGMENT_CHANGED = "segment_changed"
+    POLICY_CHANGED = "policy_changed"
+    ESCALATION_APPROVED = "escalation_approved"
+    ESCALATION_HELD = "escalation_held"
 
 
 class ActivityName(StrEnum):

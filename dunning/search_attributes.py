@@ -21,8 +21,21 @@ NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
 # When AmountDue or DueDate last changed, the first change being from the invoice's own amount and
 # due date (workflow time): the bank import reads only the cases changed since its previous read.
 BALANCE_CHANGED_AT = SearchAttributeKey.for_datetime("BalanceChangedAt")
+# The version id of the policy a case follows (domain.policy.Policy.version): which cases a policy
+# edit would move, which ones still run an old one.
+POLICY_VERSION = SearchAttributeKey.for_keyword("PolicyVersion")
 
-ALL = (STAGE, CUSTOMER_ID, SEGMENT, AMOUNT_DUE, DUE_DATE, OPEN_CALLS, NEXT_ACTION_AT, BALANCE_CHANGED_AT)
+ALL = (
+    STAGE,
+    CUSTOMER_ID,
+    SEGMENT,
+    AMOUNT_DUE,
+    DUE_DATE,
+    OPEN_CALLS,
+    NEXT_ACTION_AT,
+    BALANCE_CHANGED_AT,
+    POLICY_VERSION,
+)
 
 _INDEXED = {
     "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -39,6 +52,7 @@ _TYPE_NAMES = {
     OPEN_CALLS.name: "KeywordList",
     NEXT_ACTION_AT.name: "Datetime",
     BALANCE_CHANGED_AT.name: "Datetime",
+    POLICY_VERSION.name: "Keyword",
 }
 
 

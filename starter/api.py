@@ -27,8 +27,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.models import CaseStatus, Stage
+from domain.policy import Policy
 from dunning.client import connect
 from dunning.codec import CodecKeys
+from dunning.policy_source import configured_policy
 from dunning.rates import penalty_policy
 from dunning.settings import PenaltySettings, TemporalSettings
 from starter import cases, metrics
@@ -59,6 +61,8 @@ class IngressSettings:
     # A batch of _MAX_BATCH invoices is about 1 MB; a month of camt.053 for a busy account a few MB.
     max_body_bytes: int = field(default_factory=lambda: limit_from_env("DUNNING_MAX_BODY_BYTES", 2 * MIB))
     max_bank_file_bytes: int = field(default_factory=lambda: limit_from_env("DUNNING_MAX_BANK_FILE_BYTES", 20 * MIB))
+    # The policy new cases start with, read once: a bad file stops the process at start, naming it.
+    policy: Policy = field(default_factory=configured_policy)
 
 
 class EventResult(BaseModel):
@@ -105,7 +109,7 @@ class _Services:
         if self._dispatcher is None:
             client = self._client or await connect(self.settings.temporal)
             store = IngressStore.in_dir(self.settings.var_dir)
-            self._dispatcher = Dispatcher(client, store, self.settings.temporal.task_queue)
+            self._dispatcher = Dispatcher(client, store, self.settings.temporal.task_queue, self.settings.policy)
         return self._dispatcher
 
     def journal(self) -> Journal:

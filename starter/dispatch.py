@@ -33,6 +33,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.models import CaseStatus, InvoiceCancelled, InvoiceInput, InvoiceUpdated, Signal, workflow_id_for
+from domain.policy import Policy
 from dunning.cases import start_case
 from starter.events import CallLoggedEvent, Event, InvoiceCreated, SignalEvent
 from starter.store import IngressStore
@@ -63,10 +64,12 @@ _QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class Dispatcher:
-    def __init__(self, client: Client, store: IngressStore, task_queue: str) -> None:
+    def __init__(self, client: Client, store: IngressStore, task_queue: str, policy: Policy) -> None:
         self.client = client
         self.store = store
         self.task_queue = task_queue
+        # What new cases start with (dunning.policy_source); running ones keep theirs.
+        self.policy = policy
         # invoice id -> (lock, number of holders and waiters); dropped when unused so a long-running
         # API does not keep a lock per invoice ever seen.
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -123,7 +126,7 @@ class Dispatcher:
 
     async def start(self, invoice: InvoiceInput, event_id: str) -> Applied:
         try:
-            await start_case(self.client, invoice, self.task_queue)
+            await start_case(self.client, invoice, self.task_queue, self.policy)
         except WorkflowAlreadyStartedError:
             self.store.add_closed(
                 event_id,

@@ -23,8 +23,10 @@ from activities.rendering import LOCALES
 from domain.calendar import send_slot
 from domain.case import CaseState
 from domain.delivery import MessageRequest
-from domain.ladder import INVOICE_RESEND, STANDARD, Channel, current_version, ladder
+from domain.ladder import INVOICE_RESEND, Channel
 from domain.models import InvoiceInput
+from domain.policy_file import DEFAULT, packaged
+from dunning.policy_source import configured_policy
 from dunning.settings import ChannelSettings
 
 templates_app = typer.Typer(help="Message templates: list them, preview one for an invoice.", no_args_is_help=True)
@@ -33,7 +35,7 @@ errors = Console(stderr=True)
 
 # Where each channel's templates are, by the folder name the operator's directory uses for it.
 FOLDERS = {"email": (email.TEMPLATES, "txt"), "sms": (sms.TEMPLATES, "txt"), "letters": (documents.TEMPLATES, "html")}
-ORDER = [s.name for s in STANDARD] + [INVOICE_RESEND, documents.INVOICE_COPY]
+ORDER = [s.name for s in packaged(DEFAULT).ladders["standard"]] + [INVOICE_RESEND, documents.INVOICE_COPY]
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def load_invoice(path: Path) -> InvoiceInput:
 
 
 def preview_request(invoice: InvoiceInput, step: str, channel: Channel | None, on: date | None) -> MessageRequest:
-    steps = {s.name: s for s in ladder(current_version(), invoice.customer.segment)}
+    policy = configured_policy()
+    steps = {s.name: s for s in policy.ladder_for(invoice.customer.segment, invoice.amount)}
     if step not in steps and step not in (INVOICE_RESEND, documents.INVOICE_COPY):
         raise typer.BadParameter(f"{step!r} is no step of the {invoice.customer.segment.value} ladder")
     default_channel = steps[step].channel if step in steps else Channel.EMAIL
@@ -107,9 +110,7 @@ def preview_request(invoice: InvoiceInput, step: str, channel: Channel | None, o
     else:
         day = date.today()
     when = send_slot(day)
-    return CaseState.open(invoice, current_version()).message(
-        when, step, channel or default_channel, invoice.workflow_id
-    )
+    return CaseState.open(invoice, policy).message(when, step, channel or default_channel, invoice.workflow_id)
 
 
 def _html_text(html: str) -> str:

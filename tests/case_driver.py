@@ -7,11 +7,13 @@ from typing import Any
 
 from domain.case import CaseState, Close, ResendInvoice, RunStep, TrackLetter, Wait
 from domain.delivery import Delivery, DeliveryStatus
-from domain.ladder import Channel, current_version
-from domain.models import ActionStatus, SentMessage
+from domain.ladder import Channel
+from domain.models import ActionStatus, EscalationApproved, SentMessage
+from domain.policy import Policy
 from domain.rules import FixedRules, Rule
 from domain.tracking import LetterStatusReported, LetterTracking
 from tests.conftest import make_invoice
+from tests.ladders import DEFAULT_POLICY
 
 WORKFLOW_ID = "invoice-X"
 # What a letter's provider answers when polled: the reports it has for this letter by `now`.
@@ -24,10 +26,13 @@ class Run:
     ran: list[tuple[str, datetime]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     polls: list[tuple[str, datetime]] = field(default_factory=list)
+    approved: list[tuple[str, datetime]] = field(default_factory=list)
 
 
-def open_case(due: date, rules: frozenset[Rule] = frozenset(Rule), **invoice: Any) -> CaseState:
-    return CaseState.open(make_invoice(due, **invoice), current_version(), FixedRules(rules))
+def open_case(
+    due: date, rules: frozenset[Rule] = frozenset(Rule), policy: Policy = DEFAULT_POLICY, **invoice: Any
+) -> CaseState:
+    return CaseState.open(make_invoice(due, **invoice), policy, FixedRules(rules))
 
 
 def drive(
@@ -37,13 +42,20 @@ def drive(
     outcome: dict[str, ActionStatus] | None = None,
     max_turns: int = 200,
     tracker: Tracker | None = None,
+    approve: bool = True,
+    stop_after: str | None = None,
 ) -> Run:
     """Run the case from `start`: wake when it asks, take each step it decides with the status in
     `outcome` (default: sent, a call task open), stop when it closes, blocks, or passes `until`.
-    Letters are posted by a provider that `tracker` answers for (default: it reports nothing)."""
+    Letters are posted by a provider that `tracker` answers for (default: it reports nothing). With
+    `approve`, a person approves a gated step the moment it waits; `stop_after` stops once that step ran."""
     run, now = Run(case), start
     for _ in range(max_turns):
         case.on_clock(now)
+        waiting = case.awaiting_approval
+        if approve and waiting is not None:
+            case.approve(now, EscalationApproved(by="controller-1"))
+            run.approved.append((waiting, now))
         decision = case.decide(now)
         if isinstance(decision, Close):
             return run
@@ -80,6 +92,8 @@ def drive(
             )
         case.complete_step(now, decision.index, status, None, channel)
         run.ran.append((step.name, now))
+        if step.name == stop_after:
+            return run
     raise AssertionError(f"the case did not settle in {max_turns} turns")
 
 

@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 from activities.outbox import Outbox
 from domain.calendar import paris_date
 from domain.models import DunningResult, InvoiceCancelled, InvoiceInput
+from domain.policy import Policy
 from dunning import search_attributes
 from dunning.binaries import venv_binary
 from dunning.cases import start_case
@@ -25,6 +26,7 @@ from dunning.tracking_ref import TrackingRefs, new_key
 from tests.codec_keys import TEST_CONVERTER, TEST_KEYS_TEXT
 from tests.fake_http import running
 from tests.fake_sendgrid import FakeSendGrid
+from tests.ladders import DEFAULT_POLICY
 from tests.ledgers import BACKENDS, LedgerBackend, PostgresBackend, SqliteBackend
 from tests.postgres_server import PostgresServer, running_postgres
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
@@ -109,8 +111,8 @@ class Harness:
     async def now(self) -> datetime:
         return await self.env.get_current_time()
 
-    async def start(self, invoice: InvoiceInput) -> WorkflowHandle[Any, DunningResult]:
-        return await start_case(self.client, invoice, self.task_queue)
+    async def start(self, invoice: InvoiceInput, policy: Policy = DEFAULT_POLICY) -> WorkflowHandle[Any, DunningResult]:
+        return await start_case(self.client, invoice, self.task_queue, policy)
 
     @property
     def refs(self) -> TrackingRefs:
@@ -178,7 +180,7 @@ def clear_due_date(after: date) -> date:
     its own); tests that count every step start from a date where that cannot happen.
     """
     from domain.calendar import send_slot
-    from domain.ladder import STANDARD
+    from tests.ladders import STANDARD
 
     due = after
     while len({send_slot(due + timedelta(days=s.offset_days)) for s in STANDARD}) < len(STANDARD):
@@ -190,7 +192,7 @@ def colliding_due_date(after: date) -> date:
     """The first due date on or after `after` whose standard ladder has two steps on one morning
     before they are spread over successive business days (domain.schedule)."""
     from domain.calendar import send_slot
-    from domain.ladder import STANDARD
+    from tests.ladders import STANDARD
 
     due = after
     while len({send_slot(due + timedelta(days=s.offset_days)) for s in STANDARD}) == len(STANDARD):

@@ -7,8 +7,8 @@ import pytest
 from dateutil.easter import easter as dateutil_easter  # type: ignore[import-untyped]
 
 from domain.calendar import (
+    OFFICE_HOURS,
     PARIS,
-    SEND_HOUR,
     add_business_days,
     easter,
     in_send_window,
@@ -67,7 +67,7 @@ def test_any_year_is_placed_on_business_days(year: int) -> None:
     assert after > christmas
     assert is_business_day(after)
     assert add_business_days(christmas, 1) == after
-    assert send_slot(christmas).astimezone(PARIS) == datetime.combine(after, SEND_HOUR, tzinfo=PARIS)
+    assert send_slot(christmas).astimezone(PARIS) == datetime.combine(after, OFFICE_HOURS.start, tzinfo=PARIS)
     assert not is_business_day(easter(year) + timedelta(days=1))
 
 
@@ -85,7 +85,7 @@ def test_any_year_is_placed_on_business_days(year: int) -> None:
 def test_the_send_slot_is_nine_in_paris_in_winter_and_summer_time(day: date, utc: datetime) -> None:
     assert is_business_day(day)
     assert send_slot(day) == utc
-    assert send_slot(day).astimezone(PARIS).time() == SEND_HOUR
+    assert send_slot(day).astimezone(PARIS).time() == OFFICE_HOURS.start
 
 
 def test_the_start_of_the_calendar_is_placed() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from domain.calendar import is_business_day, paris_date, send_slot
 from domain.case import CaseState, RunStep, Wait
-from domain.ladder import Channel, Step, ladder, versions
+from domain.ladder import Channel, Step
 from domain.models import (
     ActionStatus,
     CallLogged,
@@ -25,6 +25,7 @@ from domain.models import (
 from domain.rules import Rule
 from domain.schedule import planned_day
 from tests.case_driver import drive, morning, open_case
+from tests.ladders import DEFAULT_POLICY, LEGACY_POLICY
 
 YEAR_2027 = [date(2027, 1, 1) + timedelta(days=n) for n in range(365)]
 BEFORE_EVERY_STEP = frozenset(Rule) - {Rule.EVERY_STEP_ON_TIME}
@@ -41,7 +42,7 @@ def on_time(due: date, segment: Segment = Segment.STANDARD) -> tuple[CaseState, 
 
 @pytest.mark.parametrize("segment", list(Segment))
 def test_a_case_on_time_takes_every_step_of_its_ladder_on_every_due_date_of_a_year(segment: Segment) -> None:
-    steps = ladder(versions()[-1], segment)
+    steps = DEFAULT_POLICY.ladder_for(segment, Decimal("1200.00"))
     for due in YEAR_2027:
         case, ran = on_time(due, segment)
         assert [name for name, _ in ran] == [s.name for s in steps], f"due {due}"
@@ -306,8 +307,8 @@ def test_messages_name_only_the_channels_that_reached_the_customer() -> None:
 
 
 def test_every_ladder_ends_with_a_formal_notice_then_the_hand_over() -> None:
-    for version in versions():
+    for policy in (LEGACY_POLICY, DEFAULT_POLICY):
         for segment in Segment:
-            steps: tuple[Step, ...] = ladder(version, segment)
+            steps: tuple[Step, ...] = policy.ladder_for(segment, Decimal("1200.00"))
             assert [s.stage for s in steps[-2:]] == [Stage.FORMAL_NOTICE, Stage.LITIGATION]
             assert [s.offset_days for s in steps] == sorted({s.offset_days for s in steps})

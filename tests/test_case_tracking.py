@@ -9,7 +9,7 @@ import pytest
 
 from domain.calendar import PARIS, add_business_days, paris_date, send_slot
 from domain.case import CaseState, TrackLetter, Wait
-from domain.ladder import Channel, current_version
+from domain.ladder import Channel
 from domain.models import (
     ActionStatus,
     CallLogged,
@@ -30,6 +30,7 @@ from domain.tracking import (
 )
 from tests.case_driver import Tracker, drive, morning, open_case, posted
 from tests.conftest import make_invoice
+from tests.ladders import DEFAULT_POLICY
 
 DUE = date(2027, 3, 10)
 START = morning(DUE - timedelta(days=30))
@@ -383,7 +384,7 @@ class BeforeLetterTracking:
 
 
 def test_the_notice_of_a_case_whose_first_letter_predates_tracking_is_tracked() -> None:
-    case = CaseState.open(make_invoice(DUE), current_version(), BeforeLetterTracking())
+    case = CaseState.open(make_invoice(DUE), DEFAULT_POLICY, BeforeLetterTracking())
     run = drive(case, START)
     assert {step for step, _ in run.polls} == {"formal_notice"}
 

@@ -16,7 +16,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from typer.testing import CliRunner
 
-from domain.models import InvoiceInput, Outcome, PaymentReceived
+from domain.models import Outcome, PaymentReceived
+from domain.policy import CaseStart
 from dunning.codec import ENCODING, KEY_ID, KEYS_VARIABLE, CodecKeyError, CodecKeys, EncryptionCodec, UnknownKeyError
 from starter.cli import app as cli
 from tests.codec_keys import CURRENT_KEY, OLD_KEY, TEST_CONVERTER, TEST_KEYS
@@ -111,8 +112,8 @@ async def test_a_case_leaves_no_personal_data_in_clear_on_the_server(harness: Ha
 
     # Through the codec the same bytes read back as the invoice.
     started = history.events[0].workflow_execution_started_event_attributes
-    [decoded] = await TEST_CONVERTER.decode(started.input.payloads, [InvoiceInput])
-    assert decoded == invoice
+    [decoded] = await TEST_CONVERTER.decode(started.input.payloads, [CaseStart])
+    assert decoded.invoice == invoice
 
 
 def old_key_codec() -> EncryptionCodec:

@@ -17,10 +17,11 @@ from activities.ledger import SentLedger
 from activities.outbox import Outbox
 from domain.calendar import next_send_opportunity
 from domain.case import CaseState
-from domain.ladder import Channel, current_version
+from domain.ladder import Channel
 from domain.models import ActionStatus, Outcome, PaymentReceived
 from dunning.settings import Creditor
 from tests.conftest import TRACKING_KEY, Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
+from tests.ladders import DEFAULT_POLICY
 from workflows.invoice_dunning import InvoiceDunning
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +120,7 @@ def test_a_retry_after_the_provider_accepted_does_not_send_again(harness: Harnes
     ledger = SentLedger(tmp_path / "ledger.sqlite3")
     adapter = SendGridEmail("SG.test-key", harness.sendgrid.url, "relances@exemple.fr", "Exemple", harness.refs)
     activities = EmailActivities(ledger, adapter, Creditor())
-    case = CaseState.open(make_invoice(date(2027, 3, 1)), current_version())
+    case = CaseState.open(make_invoice(date(2027, 3, 1)), DEFAULT_POLICY)
     request = case.message(case.schedule()[0], "preventive_email", Channel.EMAIL, "invoice-X")
     first = ActivityEnvironment().run(deliver_once, ledger, request, activities.render, adapter)
     second = ActivityEnvironment().run(activities.send_email, request)
@@ -134,7 +135,7 @@ def test_an_error_before_the_provider_is_retried_and_sends_once(tmp_path: Path) 
     outbox_root = tmp_path / "outbox"
     outbox_root.write_text("not a folder")
     creditor = Creditor()
-    case = CaseState.open(make_invoice(date(2027, 3, 1)), current_version())
+    case = CaseState.open(make_invoice(date(2027, 3, 1)), DEFAULT_POLICY)
     request = case.message(case.schedule()[0], "preventive_email", Channel.EMAIL, "invoice-X")
     with pytest.raises(OSError, match="outbox"):
         ActivityEnvironment().run(EmailActivities(ledger, OutboxEmail(outbox_root), creditor).send_email, request)

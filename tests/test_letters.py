@@ -14,9 +14,10 @@ from activities.letters.postal import Letter, OutboxLetters
 from domain.calendar import send_slot
 from domain.case import CaseState
 from domain.delivery import MessageRequest
-from domain.ladder import Channel, current_version
+from domain.ladder import Channel
 from dunning.settings import Creditor
 from tests.conftest import make_invoice
+from tests.ladders import DEFAULT_POLICY
 from tests.pdf_reading import pdf_text
 
 DUE = date(2026, 2, 4)
@@ -41,7 +42,7 @@ def notice_request(
     step: str = "formal_notice", now: datetime = NOTICE_DAY, due: date = DUE, **changes: Any
 ) -> MessageRequest:
     invoice = make_invoice(due, **({"order_reference": "BC-2025-118"} | changes))
-    return CaseState.open(invoice, current_version()).message(now, step, Channel.REGISTERED_LETTER, "invoice-X")
+    return CaseState.open(invoice, DEFAULT_POLICY).message(now, step, Channel.REGISTERED_LETTER, "invoice-X")
 
 
 def render(tmp_path: Path, request: MessageRequest) -> Letter:

@@ -6,10 +6,10 @@ import pytest
 from temporalio.client import WorkflowFailureError
 
 from domain.calendar import paris_date
-from domain.ladder import STANDARD
 from domain.models import ActionStatus, Outcome
 from domain.schedule import slots
 from tests.conftest import Harness, colliding_due_date, make_invoice
+from tests.ladders import STANDARD
 from workflows.invoice_dunning import InvoiceDunning
 
 

@@ -22,11 +22,12 @@ from activities.letters.postal import Letter
 from domain.calendar import send_slot
 from domain.case import CaseState
 from domain.delivery import DeliveryStatus, MessageRequest
-from domain.ladder import Channel, current_version
+from domain.ladder import Channel
 from dunning.settings import ChannelSettings, PostalSettings
 from tests.conftest import make_invoice
 from tests.fake_http import running
 from tests.fake_merci_facteur import FakeMerciFacteur
+from tests.ladders import DEFAULT_POLICY
 from tests.letters_helpers import MESSAGE_ID, PDF, make_letter, merci_facteur
 from worker import build_activities
 
@@ -182,7 +183,7 @@ def test_a_letter_without_its_pdf_or_outside_france_is_refused_before_any_reques
 
 def request_for(tmp_path: Path) -> MessageRequest:
     due = date(2026, 2, 4)
-    case = CaseState.open(make_invoice(due), current_version())
+    case = CaseState.open(make_invoice(due), DEFAULT_POLICY)
     return case.message(send_slot(due + timedelta(days=35)), "formal_notice", Channel.REGISTERED_LETTER, "invoice-X")
 
 

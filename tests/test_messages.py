@@ -10,10 +10,11 @@ from activities.email.adapters import OutboxEmail
 from activities.ledger import SentLedger
 from activities.sms import OutboxSms, SmsActivities
 from domain.calendar import send_slot
-from domain.ladder import Channel, ladder, versions
-from domain.models import ActionStatus, CallLogged, Segment
+from domain.ladder import Channel
+from domain.models import ActionStatus, CallLogged
 from dunning.settings import Creditor
 from tests.case_driver import drive, morning, open_case
+from tests.ladders import DEFAULT_POLICY, LEGACY_POLICY
 
 DUE = date(2027, 3, 1)
 
@@ -51,9 +52,9 @@ def test_the_reminders_are_listed_in_a_sentence(tmp_path: Path) -> None:
 EMAIL_STEPS = sorted(
     {
         s.name
-        for version in versions()
-        for segment in Segment
-        for s in ladder(version, segment)
+        for policy in (LEGACY_POLICY, DEFAULT_POLICY)
+        for steps in policy.ladders.values()
+        for s in steps
         if s.channel is Channel.EMAIL
     }
 )

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from domain.calendar import paris_date, send_slot
-from domain.ladder import STANDARD
 from domain.models import Outcome, PaymentReceived, PaymentReversed, Stage
 from tests.conftest import Harness, advance_to, at_step, clear_due_date, close_case, make_invoice
+from tests.ladders import STANDARD
 from workflows.invoice_dunning import InvoiceDunning
 
 # (the next step's offset, the stage the case is in just before it): each payment arrives an hour

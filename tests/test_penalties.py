@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 
 from domain.case import CaseState
-from domain.ladder import current_version
 from domain.models import ActionStatus, CustomerKind, InvoiceCancelled, InvoiceInput, PaymentMade, PaymentReceived
 from domain.money import to_cents
 from domain.penalties import Claim, PenaltyPolicy, claim_of, late_penalties, statement, with_penalties
 from domain.rates import PACKAGED, MissingRate, RatesFileError, make_row, parse_rates, to_csv_lines
 from tests.conftest import make_invoice
+from tests.ladders import DEFAULT_POLICY
 from tests.penalty_helpers import (
     HEADER,
     INTEREST_FIRST,
@@ -273,7 +273,7 @@ def test_an_invoice_carries_its_contractual_rate() -> None:
 
 def _case(kind: str = "business", **changes: object) -> CaseState:
     invoice = make_invoice(day("2025-06-20"), amount="10000.00", customer={"kind": kind}, **changes)
-    return CaseState.open(invoice, current_version())
+    return CaseState.open(invoice, DEFAULT_POLICY)
 
 
 def test_a_case_status_read_carries_its_penalties_from_its_payments() -> None:

@@ -11,11 +11,12 @@ import pytest
 from activities import rendering
 from activities.email import EmailRenderer
 from domain.case import CaseState
-from domain.ladder import Channel, current_version
+from domain.ladder import Channel
 from domain.penalties import Imputation, PenaltyPolicy
 from domain.rates import PACKAGED, RateTable
 from dunning.settings import PenaltySettings
 from tests.conftest import make_invoice
+from tests.ladders import DEFAULT_POLICY
 from tests.penalty_helpers import HEADER
 from tests.test_letters import CREDITOR
 from worker import start_penalties
@@ -37,7 +38,7 @@ def packaged_policy() -> Iterator[None]:
 
 def email(step: str = "level2_email", **changes: object) -> tuple[str, tuple[str, ...]]:
     invoice = make_invoice(DUE, amount="10000.00", **changes)
-    request = CaseState.open(invoice, current_version()).message(DAY, step, Channel.EMAIL, "invoice-X")
+    request = CaseState.open(invoice, DEFAULT_POLICY).message(DAY, step, Channel.EMAIL, "invoice-X")
     rendered = EmailRenderer(CREDITOR).render(request)
     return rendered.text, rendered.notes
 

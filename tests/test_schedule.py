@@ -3,7 +3,6 @@
 from datetime import date, timedelta
 
 from domain.calendar import is_business_day, next_business_day, paris_date, send_slot
-from domain.ladder import BAD_PAYER, STANDARD
 from domain.models import InvoiceUpdated, Stage
 from tests.conftest import (
     Harness,
@@ -15,6 +14,7 @@ from tests.conftest import (
     make_invoice,
     near,
 )
+from tests.ladders import BAD_PAYER, STANDARD
 from workflows.invoice_dunning import InvoiceDunning
 
 

@@ -18,12 +18,13 @@ from activities.sms import SmsActivities, TwilioSms
 from domain.calendar import PARIS, send_slot, send_window_closes
 from domain.case import CaseState
 from domain.delivery import DeliveryStatus, MessageRequest
-from domain.ladder import Channel, current_version
+from domain.ladder import Channel
 from dunning.settings import ChannelSettings, Creditor
 from dunning.tracking_ref import TrackingRefs, new_key
 from tests.conftest import Harness, advance_to, clear_due_date, close_case, make_invoice
 from tests.fake_http import running
 from tests.fake_twilio import FakeTwilio, RedirectedHttpClient
+from tests.ladders import DEFAULT_POLICY
 from worker import MAX_CONCURRENT_ACTIVITIES, SettingsError, build_activities, build_worker
 from workflows.invoice_dunning import InvoiceDunning
 
@@ -42,7 +43,7 @@ def adapter(http_client: RedirectedHttpClient) -> TwilioSms:
 
 
 def level2_sms() -> MessageRequest:
-    case = CaseState.open(make_invoice(date(2027, 3, 1)), current_version())
+    case = CaseState.open(make_invoice(date(2027, 3, 1)), DEFAULT_POLICY)
     return case.message(case.schedule()[0], "level2_sms", Channel.SMS, f"invoice-{case.invoice.invoice_id}")
 
 

@@ -15,6 +15,7 @@ from domain.models import PaymentReceived
 from dunning.cases import start_case
 from dunning.settings import ChannelSettings
 from tests.conftest import close_case, make_invoice
+from tests.ladders import DEFAULT_POLICY
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 
 
@@ -37,7 +38,7 @@ async def test_search_attributes_summary_and_details_follow_the_case(dev: Workfl
     with ThreadPoolExecutor(MAX_CONCURRENT_ACTIVITIES) as executor:
         worker = build_worker(client, queue, build_activities(ChannelSettings(var_dir=tmp_path)), executor)
         async with worker:
-            handle = await start_case(client, invoice, queue)
+            handle = await start_case(client, invoice, queue, DEFAULT_POLICY)
             query = f"{by_customer} AND DunningStage = 'scheduled' AND Segment = 'standard' AND AmountDue = 1200"
             assert await ids_matching(client, query, {wid}) == {wid}
             description = await handle.describe()

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import PARIS, send_window_closes, start_of_day_utc
     from domain.case import CaseState, Close, ResendInvoice, RunStep, TrackLetter, Wait
     from domain.delivery import Delivery, DeliveryStatus, HandoverRequest, MessageRequest
-    from domain.ladder import INVOICE_RESEND, Channel, versions
+    from domain.ladder import INVOICE_RESEND, Channel
     from domain.models import (
         ActionStatus,
         CallLogged,
@@ -32,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
         DisputeOpened,
         DisputeResolved,
         DunningResult,
+        EscalationApproved,
+        EscalationHeld,
         InstallmentPlanAgreed,
         InvoiceCancelled,
         InvoiceInput,
@@ -40,8 +42,11 @@ with workflow.unsafe.imports_passed_through():
         PaymentReceived,
         PaymentReversed,
         PromiseToPay,
+        SegmentChanged,
         Signal,
     )
+    from domain.policy import CaseStart, PolicyChanged
+    from domain.policy_file import legacy
     from domain.rules import Rule
     from domain.tracking import LetterStatusReported, LetterTracking, MessageEvent, TrackRequest
     from dunning import search_attributes as sa
@@ -81,16 +86,6 @@ TRACK_RETRY = RetryPolicy(
 CASE_ERRORS: list[type[BaseException]] = [ValidationError, ValueError, LookupError, ArithmeticError, AssertionError]
 
 
-def ladder_version() -> str:
-    """The ladder version of this case, as its history recorded it at the first task: every version
-    after the first has its own patch marker, so a case keeps its version when a newer one ships."""
-    first, *later = versions()
-    for version in reversed(later):
-        if workflow.patched(f"ladder-{version}"):
-            return version
-    return first
-
-
 class PatchedRules:
     """`domain.rules.Rules` answered by `workflow.patched()`: a case that already took a step under
     an old rule keeps it (its replay finds no marker), every other case records the marker."""
@@ -122,10 +117,14 @@ class PatchedRules:
 @workflow.defn(name=WORKFLOW_TYPE, failure_exception_types=CASE_ERRORS)
 class InvoiceDunning:
     @workflow.init
-    def __init__(self, invoice: InvoiceInput) -> None:
+    def __init__(self, start: CaseStart | InvoiceInput) -> None:
         # State is built here, not in run(): with signal-with-start the handler runs before run().
         self._rules = PatchedRules()
-        self.case = CaseState.open(invoice, ladder_version(), self._rules)
+        # A case started without a policy (all of them before policy files) runs the 2026-11 ladders.
+        if isinstance(start, InvoiceInput):
+            start = CaseStart(invoice=start, policy=legacy())
+        invoice = start.invoice
+        self.case = CaseState.open(invoice, start.policy, self._rules)
         self._revision = 0
         self._published: dict[str, object] = {}
         # Starts as what the ingress recorded at start; BalanceChangedAt is set whenever the case moves
@@ -136,7 +135,7 @@ class InvoiceDunning:
         self._timer: tuple[datetime, asyncio.Task[None]] | None = None
 
     @workflow.run
-    async def run(self, invoice: InvoiceInput) -> DunningResult:
+    async def run(self, start: CaseStart | InvoiceInput) -> DunningResult:
         while True:
             now = workflow.now()
             self.case.on_clock(now)
@@ -260,13 +259,14 @@ class InvoiceDunning:
         # Visible to a query and in the UI while the provider is retried (an outage lasts hours).
         self.case.sending = NextAction(step=message.step, at=now)
         workflow.set_current_details(f"**Sending** {message.step} by {channel.value} since {now:%Y-%m-%d %H:%M} UTC")
+        quiet = send_window_closes(now, self.case.hours) - now if channel in QUIET_CHANNELS else None
         try:
             delivery = await workflow.execute_activity(
                 activity_name,
                 argument,
                 result_type=Delivery,
                 start_to_close_timeout=timeout,
-                schedule_to_close_timeout=send_window_closes(now) - now if channel in QUIET_CHANNELS else None,
+                schedule_to_close_timeout=quiet,
                 retry_policy=SEND_RETRY,
                 summary=f"{message.step} by {channel.value}",
             )
@@ -330,6 +330,22 @@ class InvoiceDunning:
     def message_event(self, event: MessageEvent) -> None:
         self._apply(event, lambda: self.case.message_event(workflow.now(), event))
 
+    @workflow.signal(name=SignalName.SEGMENT_CHANGED)
+    def segment_changed(self, change: SegmentChanged) -> None:
+        self._apply(change, lambda: self.case.change_segment(workflow.now(), change))
+
+    @workflow.signal(name=SignalName.POLICY_CHANGED)
+    def policy_changed(self, change: PolicyChanged) -> None:
+        self._apply(change, lambda: self.case.change_policy(workflow.now(), change))
+
+    @workflow.signal(name=SignalName.ESCALATION_APPROVED)
+    def escalation_approved(self, approval: EscalationApproved) -> None:
+        self._apply(approval, lambda: self.case.approve(workflow.now(), approval))
+
+    @workflow.signal(name=SignalName.ESCALATION_HELD)
+    def escalation_held(self, held: EscalationHeld) -> None:
+        self._apply(held, lambda: self.case.hold_escalation(workflow.now(), held))
+
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> CaseStatus:
         return self.case.status(workflow.now())
@@ -342,7 +358,9 @@ class InvoiceDunning:
             status = case.status(now)
         self._set(sa.STAGE, case.stage.value)
         self._set(sa.CUSTOMER_ID, case.invoice.customer.customer_id)
-        self._set(sa.SEGMENT, case.invoice.customer.segment.value)
+        self._set(sa.SEGMENT, case.segment.value)
+        if self._rules.on(Rule.POLICY_VERSION_PUBLISHED):
+            self._set(sa.POLICY_VERSION, case.policy.version)
         self._set(sa.AMOUNT_DUE, float(case.balance))
         self._set(sa.DUE_DATE, start_of_day_utc(case.due_on))
         if (case.balance, case.due_on) != self._balance_view:

@@ -30,7 +30,7 @@ class EmailRenderer:
 
     def render(self, request: MessageRequest) -> Email:
         context = build_context(request, self._creditor)
-        template = self._templates.get_template(f"{request.customer.language}/{request.step}.txt")
+        template = self._templates.get_template(f"{request.customer.language}/{request.template_name}.txt")
         module = template.make_module({"m": context.values})
         return Email(
             message_id=request.message_id,

@@ -41,7 +41,7 @@ class LetterActivities:
         # A plain letter is the posted copy of an invoice (seed 002: "par courrier physique et
         # électronique"); every other letter is a registered one, rendered from its step's template.
         plain = request.channel is Channel.LETTER
-        html, notes = self._renderer.html(request, INVOICE_COPY if plain else request.step)
+        html, notes = self._renderer.html(request, INVOICE_COPY if plain else request.template_name)
         return Letter(
             message_id=request.message_id,
             recipient=request.customer.name,

@@ -129,7 +129,7 @@ class SmsRenderer:
         if request.customer.phone is None:
             raise ValueError(f"{request.message_id}: no phone number (the workflow skips SMS steps without one)")
         context = build_context(request, self._creditor)
-        template = self._templates.get_template(f"{request.customer.language}/{request.step}.txt")
+        template = self._templates.get_template(f"{request.customer.language}/{request.template_name}.txt")
         text = " ".join(template.render(m=context.values).split())
         return Sms(
             message_id=request.message_id,

@@ -28,6 +28,7 @@ from dunning.binaries import venv_binary
 from dunning.cases import start_case
 from dunning.settings import ChannelSettings
 from tests.conftest import clear_due_date, colliding_due_date, make_invoice
+from tests.ladders import DEFAULT_POLICY
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 from workflows.invoice_dunning import InvoiceDunning
 
@@ -35,13 +36,13 @@ HERE = Path(__file__).parent
 
 
 async def litigation(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
-    handle = await start_case(client, make_invoice(due, invoice_id="REPLAY-LITIGATION"), queue)
+    handle = await start_case(client, make_invoice(due, invoice_id="REPLAY-LITIGATION"), queue, DEFAULT_POLICY)
     await handle.result()
     return handle
 
 
 async def events(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
-    handle = await start_case(client, make_invoice(due, invoice_id="REPLAY-EVENTS"), queue)
+    handle = await start_case(client, make_invoice(due, invoice_id="REPLAY-EVENTS"), queue, DEFAULT_POLICY)
     await env.sleep(send_slot(due + timedelta(days=4)) + timedelta(hours=1) - await env.get_current_time())
     await handle.signal(InvoiceDunning.call_logged, CallLogged(step="level1_call", outcome="invoice_not_received"))
     await handle.signal(InvoiceDunning.dispute_opened, DisputeOpened(reason="missing delivery note"))
@@ -58,7 +59,9 @@ async def events(client: Client, queue: str, env: WorkflowEnvironment, due: date
 
 
 async def late_start(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
-    handle = await start_case(client, make_invoice(due - timedelta(days=120), invoice_id="REPLAY-LATE"), queue)
+    handle = await start_case(
+        client, make_invoice(due - timedelta(days=120), invoice_id="REPLAY-LATE"), queue, DEFAULT_POLICY
+    )
     await handle.result()
     return handle
 
@@ -67,14 +70,14 @@ async def every_step(client: Client, queue: str, env: WorkflowEnvironment, due: 
     # A colliding due date (both steps run, on successive days) and no postal address (notice by e-mail).
     due = colliding_due_date(due)
     invoice = make_invoice(due, invoice_id="REPLAY-EVERY-STEP", customer={"postal_address": None})
-    handle = await start_case(client, invoice, queue)
+    handle = await start_case(client, invoice, queue, DEFAULT_POLICY)
     await handle.result()
     return handle
 
 
 async def deliveries(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
     # Named as the replay test names it: the message ids the signals carry derive from the workflow id.
-    handle = await start_case(client, make_invoice(due, invoice_id="2026-12-delivery-reports"), queue)
+    handle = await start_case(client, make_invoice(due, invoice_id="2026-12-delivery-reports"), queue, DEFAULT_POLICY)
     await env.sleep(send_slot(due - timedelta(days=15)) + timedelta(hours=1) - await env.get_current_time())
     # A payment that moves no date (the timer is kept), then the preventive e-mail bounces.
     await handle.signal(

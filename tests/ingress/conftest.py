@@ -19,6 +19,7 @@ from starter.dispatch import Dispatcher
 from starter.reconcile import journal_path
 from starter.store import IngressStore
 from tests.conftest import Harness
+from tests.ladders import DEFAULT_POLICY
 from workflows.invoice_dunning import InvoiceDunning
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -33,7 +34,7 @@ def var_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def dispatcher(harness: Harness, var_dir: Path) -> Iterator[Dispatcher]:
     with IngressStore.in_dir(var_dir) as store:
-        yield Dispatcher(harness.client, store, harness.task_queue)
+        yield Dispatcher(harness.client, store, harness.task_queue, DEFAULT_POLICY)
 
 
 @pytest.fixture

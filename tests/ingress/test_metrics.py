@@ -25,6 +25,7 @@ from tests.codec_keys import TEST_CONVERTER
 from tests.conftest import TRACKING_KEY, make_invoice
 from tests.fake_sendgrid import FakeSendGrid
 from tests.ingress.conftest import TOKEN, created
+from tests.ladders import ROUND_THE_CLOCK
 from tests.ports import free_ports
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 
@@ -48,6 +49,8 @@ async def api_url(dev: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[str
         api_token=TOKEN,
         var_dir=tmp_path / "api",
         temporal=TemporalSettings(address=dev.client.service_client.config.target_host, task_queue=QUEUE),
+        # The dev server runs on the real clock: the first reminder goes out at whatever hour CI runs.
+        policy=ROUND_THE_CLOCK,
     )
     server = uvicorn.Server(uvicorn.Config(create_app(settings, dev.client), port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())

@@ -43,3 +43,4 @@ add DueDate Datetime
 add OpenCallTasks KeywordList
 add NextActionAt Datetime
 add BalanceChangedAt Datetime
+add PolicyVersion Keyword
