@@ -1,7 +1,8 @@
 """`dunning`: the ingress CLI (billing events, invoices, bank files, cases, the HTTP API).
 
-Settings come from the environment: TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / DUNNING_TASK_QUEUE
-(`dunning.settings`), DUNNING_VAR_DIR for the local stores, DUNNING_API_TOKEN for `dunning serve`.
+Settings come from the environment (`dunning.settings`, all checked before any command runs):
+TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / DUNNING_TASK_QUEUE, DUNNING_VAR_DIR for the local stores,
+DUNNING_API_TOKEN for `dunning serve`.
 Exit codes: 0 done, 1 input rejected or partly failed, 2 usage error.
 """
 
@@ -26,6 +27,7 @@ from domain.models import CallOutcome, CaseStatus, NextAction, NonPaymentReason,
 from dunning.client import connect
 from dunning.codec import CodecKeyError
 from dunning.logs import configure_logging
+from dunning.settings import Settings, SettingsError
 from starter import cases, penalties_cli, report_cli
 from starter.api import IngressSettings, create_app
 from starter.bank import BankFileRejected, Journal, ReconciliationReport
@@ -63,6 +65,17 @@ app.command("report")(report_cli.report)
 console = Console()
 errors = Console(stderr=True)
 _T = TypeVar("_T")
+
+
+@app.callback()
+def _settings_first() -> None:
+    # Each command reads its own section; a bad value anywhere stops every command, naming it.
+    try:
+        Settings.load()
+    except SettingsError as error:
+        errors.print(f"not started: {error}", markup=False, highlight=False)
+        raise typer.Exit(2) from error
+
 
 Concurrency = Annotated[int, typer.Option(min=1, max=256, help="cases started or signalled in parallel")]
 ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
