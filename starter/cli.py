@@ -73,7 +73,7 @@ def _settings_first() -> None:
     try:
         Settings.load()
     except SettingsError as error:
-        errors.print(f"not started: {error}", markup=False, highlight=False)
+        errors.print(f"not started: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from error
 
 
