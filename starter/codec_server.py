@@ -19,10 +19,8 @@ DUNNING_CODEC_MAX_BODY_BYTES gets 413. CORS admits the UI's origins only (DUNNIN
 """
 
 import argparse
-import os
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
@@ -32,24 +30,13 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from dunning.codec import CodecKeys, EncryptionCodec
-from starter.body_limit import MIB, BodyLimit, limit_from_env
+from dunning.settings import CodecServerSettings as CodecServerSettings  # where its tests found it
+from dunning.settings import Settings
+from starter.body_limit import BodyLimit
 
 TOKEN_VARIABLE = "DUNNING_CODEC_TOKEN"
 ORIGINS_VARIABLE = "DUNNING_CODEC_UI_ORIGINS"
 MAX_BODY_VARIABLE = "DUNNING_CODEC_MAX_BODY_BYTES"
-_DEFAULT_ORIGINS = "http://localhost:8233,http://127.0.0.1:8233"
-
-
-@dataclass(frozen=True)
-class CodecServerSettings:
-    token: str = field(default_factory=lambda: os.environ.get(TOKEN_VARIABLE, ""))
-    ui_origins: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            origin.strip() for origin in (os.environ.get(ORIGINS_VARIABLE) or _DEFAULT_ORIGINS).split(",")
-        )
-    )
-    # The UI decodes one page of history events a request; a whole 50 MB history never comes at once.
-    max_body_bytes: int = field(default_factory=lambda: limit_from_env(MAX_BODY_VARIABLE, 8 * MIB))
 
 
 def create_codec_app(keys: CodecKeys, settings: CodecServerSettings) -> FastAPI:
@@ -113,8 +100,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8081)
     args = parser.parse_args()
     try:
-        app = create_codec_app(CodecKeys.from_env(), CodecServerSettings())
-    except ValueError as error:
+        settings = Settings.load()
+        app = create_codec_app(CodecKeys.parse_setting(settings.codec.keys), settings.codec_server)
+    except ValueError as error:  # SettingsError included
         raise SystemExit(f"codec server not started: {error}") from error
     # No access log: the UI's requests carry the token in their path.
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
