@@ -56,11 +56,11 @@ class Pauses(Strict):
 
 
 class Handover(StrEnum):
-    """Where a case goes at its last step."""
+    """Where a case goes at its last step (the operator names the agency: DUNNING_AGENCY_NAME, _EMAIL)."""
 
-    # A dossier for an injonction de payer (activities/litigation).
+    # A dossier for an injonction de payer (activities/litigation), to the person who files it.
     COURT = "court"
-    # The same dossier, sent to a collection agency that takes the claim over.
+    # The same dossier, to the collection agency that takes the claim over (seed 001: bad faith).
     COLLECTION_AGENCY = "collection_agency"
 
 
@@ -82,6 +82,8 @@ class Route(Strict):
     ladder: str
     amount_from: Decimal | None = Field(default=None, ge=0)
     amount_below: Decimal | None = Field(default=None, gt=0)
+    # Where these cases are handed over, when not where the policy sends the others.
+    handover: Handover | None = None
 
     def matches(self, segment: Segment, amount: Decimal) -> bool:
         return (
@@ -104,7 +106,8 @@ class Policy(Strict):
     pauses: Pauses = Pauses()
     # The days a formal notice gives the debtor, counted from its presentation (customary: 8).
     formal_notice_deadline_days: int = Field(default=8, ge=1, le=60)
-    handover: Handover = Handover.COURT
+    # Unset: where the operator's DUNNING_HANDOVER_DESTINATION says.
+    handover: Handover | None = None
     # One message per customer listing every invoice at the same step, instead of one each.
     digest: bool = False
     segments: SegmentRules = SegmentRules()
@@ -143,6 +146,9 @@ class Policy(Strict):
 
     def ladder_name(self, segment: Segment, amount: Decimal) -> str:
         return self._route(segment, amount).ladder
+
+    def handover_for(self, segment: Segment, amount: Decimal) -> Handover | None:
+        return self._route(segment, amount).handover or self.handover
 
     def ladder_for(self, segment: Segment, amount: Decimal) -> tuple[Step, ...]:
         """The steps a case of this segment and amount takes, their amount conditions applied."""
