@@ -241,7 +241,7 @@ def test_the_cases_policy_chooses_the_destination_over_the_operators_default(tmp
     to_court = ActivityEnvironment().run(
         litigation(tmp_path / "again", AGENCY).hand_over_to_litigation, court_by_policy
     )
-    assert to_court.recipient.startswith("court: ")
+    assert str(to_court.recipient).startswith("court: ")
 
 
 def test_a_policy_naming_an_agency_none_is_configured_for_holds_the_hand_over(tmp_path: Path) -> None:

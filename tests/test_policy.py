@@ -186,5 +186,5 @@ def test_the_packaged_default_is_what_new_cases_get() -> None:
 def test_a_route_may_hand_its_cases_to_the_collection_agency() -> None:
     policy = load_policy(SAMPLES / "by-amount.toml")
     assert policy.handover_for(Segment.BAD_PAYER, Decimal("900")) is Handover.COLLECTION_AGENCY
-    assert policy.handover_for(Segment.STANDARD, Decimal("900")) is None
+    assert policy.handover_for(Segment.STANDARD, Decimal("900")) is Handover.COURT
     assert DEFAULT_POLICY.handover_for(Segment.BAD_PAYER, Decimal("900")) is None
