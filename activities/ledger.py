@@ -9,17 +9,24 @@ person to check in the provider's log (custom arg `message_id`).
 SQLite (`SentLedger`, one file) is the single-host default. Several workers on several hosts share
 one ledger on PostgreSQL (`activities.postgres_ledger.PostgresLedger`, DUNNING_LEDGER_URL): the
 guarantee holds only if every worker of a task queue claims in the same ledger.
+
+Claims are kept for ever: they are what refuses a second send. When a closed case's retention ends
+(`dunning purge`), `forget` keeps each claim's message id, state, step, channel and times but replaces
+its workflow id (which holds the invoice number) by its digest (`dunning.logs.case_key`, the one the
+logs carry) and drops the provider's message id (a key into the provider's copy of the message).
 """
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
+
+from dunning.logs import case_key
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sent_messages (
@@ -66,6 +73,22 @@ class Ledger(Protocol):
     def count(self, state: str) -> int:
         """Messages in a state ('sending', 'sent' or 'unconfirmed')."""
         ...
+
+    def case_messages(self, workflow_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(workflow id, message id) of every message claimed for these cases."""
+        ...
+
+    def forget(self, workflow_ids: Sequence[str], *, dry_run: bool = False) -> int:
+        """Pseudonymise these cases' claims (see the module docstring); the number of claims."""
+        ...
+
+
+def forgotten(workflow_id: str) -> str:
+    """What a forgotten claim keeps of its case."""
+    return f"purged:{case_key(workflow_id)}"
+
+
+_CHUNK = 500  # stays under SQLite's limit on bound parameters
 
 
 def open_ledger(url: str | None, path: Path) -> Ledger:
@@ -146,3 +169,31 @@ class SentLedger:
         with self._transaction() as db:
             (n,) = db.execute("SELECT count(*) FROM sent_messages WHERE state = ?", (state,)).fetchone()
         return int(n)
+
+    def case_messages(self, workflow_ids: Sequence[str]) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        db = self._connection()
+        for start in range(0, len(workflow_ids), _CHUNK):
+            chunk = workflow_ids[start : start + _CHUNK]
+            found += db.execute(
+                "SELECT workflow_id, message_id FROM sent_messages"
+                f" WHERE workflow_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+        return found
+
+    def forget(self, workflow_ids: Sequence[str], *, dry_run: bool = False) -> int:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            before = db.total_changes
+            db.executemany(
+                "UPDATE sent_messages SET workflow_id = ?, provider_message_id = NULL WHERE workflow_id = ?",
+                [(forgotten(workflow_id), workflow_id) for workflow_id in workflow_ids],
+            )
+            changed = db.total_changes - before
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("ROLLBACK" if dry_run else "COMMIT")
+        return changed
