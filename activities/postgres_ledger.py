@@ -123,16 +123,15 @@ class PostgresLedger:
         return [(str(workflow_id), str(message_id)) for workflow_id, message_id in rows]
 
     def forget(self, workflow_ids: Sequence[str], *, dry_run: bool = False) -> int:
+        ids = list(workflow_ids)
         db = self._connection()
-        changed = 0
         with db.transaction(force_rollback=dry_run):
-            for workflow_id in workflow_ids:
-                cursor = db.execute(
-                    "UPDATE sent_messages SET workflow_id = %s, provider_message_id = NULL WHERE workflow_id = %s",
-                    (forgotten(workflow_id), workflow_id),
-                )
-                changed += cursor.rowcount
-        return changed
+            cursor = db.execute(
+                "UPDATE sent_messages s SET workflow_id = f.digest, provider_message_id = NULL"
+                " FROM unnest(%s::text[], %s::text[]) AS f(workflow_id, digest) WHERE s.workflow_id = f.workflow_id",
+                (ids, [forgotten(workflow_id) for workflow_id in ids]),
+            )
+        return cursor.rowcount
 
     def close(self) -> None:
         """Close every thread's connection, at shutdown: the server holds a process for each."""
