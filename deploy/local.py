@@ -38,6 +38,10 @@ from starter.codec_server import TOKEN_VARIABLE as CODEC_TOKEN_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+# How long a closed case's history (encrypted customer data) stays on the server, as in the deployments
+# (deploy/helm/dunning/files/search-attributes.sh). The dev server gives `default` one day; `dunning
+# purge` must record each closure within this time (starter/retention.py).
+NAMESPACE_RETENTION = "30d"
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,28 @@ def kept_key(var: Path, given: str | None, name: str, make: Callable[[], str]) -
         path.touch(mode=0o600)
         path.write_text(make() + "\n", encoding="ascii")
     return path.read_text(encoding="ascii").strip()
+
+
+def set_retention(address: str) -> None:
+    done = subprocess.run(
+        [
+            venv_binary("temporal"),
+            "operator",
+            "namespace",
+            "update",
+            "--address",
+            address,
+            "--namespace",
+            "default",
+            "--retention",
+            NAMESPACE_RETENTION,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"could not set the namespace's retention: {done.stdout}{done.stderr}")
 
 
 def main() -> None:
@@ -162,6 +188,7 @@ def main() -> None:
         wait_for_port(codec, codec_server)
         wait_for_port(temporal, server)
         wait_for_port(ui, server)
+        set_retention(address)
         processes.append(subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env))
         ingress = subprocess.Popen(
             [venv_binary("dunning"), "serve", "--host", HOST, "--port", str(api.number)], cwd=ROOT, env=env

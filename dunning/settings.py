@@ -10,7 +10,7 @@ The variables are the field aliases below, all of them listed by `variables()`; 
 `PROFILE_VARIABLES` itself, through the `temporal` CLI's profiles.
 """
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Self, TypeVar
 
@@ -28,6 +28,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from temporalio.envconfig import ClientConfigProfile
 
+from domain.calendar import PARIS
 from domain.policy import Policy
 from domain.policy_file import DEFAULT, load_policy, packaged
 from dunning.health import split_address
@@ -261,6 +262,53 @@ class CodecSettings(_Section):
     keys: str = _env("DUNNING_CODEC_KEYS", "")
 
 
+class JwtSettings(_Section):
+    """The codec server's production mode (starter/codec_auth.py): the web UI user's own access token."""
+
+    jwks_url: str | None = _env("DUNNING_CODEC_JWKS_URL")
+    public_key_file: Path | None = _env("DUNNING_CODEC_PUBLIC_KEY_FILE")
+    issuer: str | None = _env("DUNNING_CODEC_ISSUER")
+    audience: str | None = _env("DUNNING_CODEC_AUDIENCE")
+    required_role: str | None = _env("DUNNING_CODEC_REQUIRED_ROLE")
+    # A dotted path into the token's claims (`realm_access.roles` for Keycloak).
+    role_claim: str = _env("DUNNING_CODEC_ROLE_CLAIM", "roles")
+    # Comma-separated in the variable.
+    algorithms: Annotated[tuple[str, ...], NoDecode] = _env("DUNNING_CODEC_JWT_ALGORITHMS", ("RS256",))
+
+    @field_validator("algorithms", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return tuple(a.strip() for a in value.split(",") if a.strip()) if isinstance(value, str) else value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.jwks_url or self.public_key_file)
+
+
+class RetentionSettings(_Section):
+    """How long closed cases keep their personal data (starter/retention.py), in days from the close:
+    the 5-year limitation plus six months by default; ten years plus six months for a case handed to
+    litigation, as long as a judgment can be enforced."""
+
+    days: PositiveInt = _env("DUNNING_RETENTION_DAYS", 2009)
+    litigation_days: PositiveInt = _env("DUNNING_LITIGATION_RETENTION_DAYS", 3836)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.litigation_days < self.days:
+            raise ValueError(
+                f"DUNNING_LITIGATION_RETENTION_DAYS ({self.litigation_days}) is shorter than DUNNING_RETENTION_DAYS"
+            )
+        return self
+
+    def cutoff(self, as_of: date) -> datetime:
+        """What closed, or was received, before this instant is past the ordinary period on `as_of`."""
+        return datetime.combine(as_of - timedelta(days=self.days), time(), PARIS)
+
+    def litigation_cutoff(self, as_of: date) -> datetime:
+        return datetime.combine(as_of - timedelta(days=self.litigation_days), time(), PARIS)
+
+
 class CodecServerSettings(_Section):
     token: str = _env("DUNNING_CODEC_TOKEN", "")
     # Comma-separated in the variable.
@@ -269,6 +317,7 @@ class CodecServerSettings(_Section):
     )
     # The UI decodes one page of history events a request; a whole 50 MB history never comes at once.
     max_body_bytes: PositiveInt = _env("DUNNING_CODEC_MAX_BODY_BYTES", 8 * MIB)
+    jwt: JwtSettings = Field(default_factory=lambda: JwtSettings())
 
     @field_validator("ui_origins", mode="before")
     @classmethod
@@ -330,6 +379,9 @@ class Settings(BaseModel):
     codec_server: CodecServerSettings
     worker: WorkerSettings
     local: LocalRunSettings
+    retention: RetentionSettings
+    # Where the ingress's policy comes from (the policy itself is `ingress.policy`).
+    policy: PolicySettings
 
     @classmethod
     def load(cls) -> "Settings":
@@ -367,6 +419,8 @@ class Settings(BaseModel):
             "codec_server": read(CodecServerSettings),
             "worker": read(WorkerSettings),
             "local": read(LocalRunSettings),
+            "retention": read(RetentionSettings),
+            "policy": read(PolicySettings),
         }
         if problems:
             raise SettingsError("\n".join(problems))

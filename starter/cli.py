@@ -28,7 +28,7 @@ from dunning.client import connect
 from dunning.codec import CodecKeyError
 from dunning.logs import configure_logging
 from dunning.settings import Settings, SettingsError
-from starter import cases, penalties_cli, report_cli
+from starter import cases, penalties_cli, purge_cli, report_cli
 from starter.api import IngressSettings, create_app
 from starter.bank import BankFileRejected, Journal, ReconciliationReport
 from starter.call_log import CallLog, log_call
@@ -61,6 +61,7 @@ app.add_typer(templates_app, name="templates")
 app.command("penalties")(penalties_cli.penalties)
 app.add_typer(penalties_cli.rates_app, name="rates")
 app.command("report")(report_cli.report)
+app.add_typer(purge_cli.purge_app, name="purge")
 
 console = Console()
 errors = Console(stderr=True)

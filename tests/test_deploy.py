@@ -7,11 +7,13 @@ import importlib.util
 import os
 import re
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
@@ -124,7 +126,7 @@ def test_the_helm_chart_sets_only_variables_the_code_reads() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     templates = "\n".join(path.read_text() for path in (CHART / "templates").glob("*.yaml"))
     set_by_chart = set(values["env"]) | set(values["worker"]["env"]) | set(values["api"]["env"])
-    set_by_chart |= set(values["codecServer"]["env"])
+    set_by_chart |= set(values["codecServer"]["env"]) | set(values["purge"]["env"])
     set_by_chart |= set(re.findall(r"- name: ([A-Z][A-Z0-9_]*)", templates))
     set_by_chart |= set(re.findall(r"key: ([A-Z][A-Z0-9_]*)", templates))
     assert {"TEMPORAL_ADDRESS", "DUNNING_CODEC_KEYS", "DUNNING_CODEC_TOKEN"} <= set_by_chart
@@ -132,6 +134,10 @@ def test_the_helm_chart_sets_only_variables_the_code_reads() -> None:
     assert not unknown, f"the chart sets {sorted(unknown)}, which no code reads"
     assert values["worker"]["replicas"] > 1
     assert values["searchAttributesJob"]["enabled"] is True
+    # The purge runs where the stores are, as the CLI the image installs.
+    assert values["purge"]["enabled"] is True
+    assert 'command: ["dunning", "purge"]' in templates
+    assert any(command.name == "purge" for command in app.registered_groups)
 
 
 def test_the_search_attribute_job_creates_exactly_the_attributes_the_workflows_upsert() -> None:
@@ -183,6 +189,18 @@ async def test_the_search_attribute_job_sets_up_a_fresh_namespace_and_can_run_ag
             )
             output, _ = await job.communicate()
             assert job.returncode == 0, output.decode()
+        # An existing namespace (the dev server's `default` keeps one day) gets the retention too.
+        default = {**environment, "TEMPORAL_NAMESPACE": "default"}
+        job = await asyncio.create_subprocess_exec(
+            "sh", str(SCRIPT), env=default, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        output, _ = await job.communicate()
+        assert job.returncode == 0, output.decode()
+        for namespace in ("dunning-deploy-test", "default"):
+            described = await env.client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=namespace)
+            )
+            assert described.config.workflow_execution_retention_ttl.ToTimedelta() == timedelta(days=30)
         listed = await env.client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace="dunning-deploy-test")
         )
