@@ -13,7 +13,7 @@ from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.calendar import SendHours
 from domain.ladder import Channel, Step
@@ -34,6 +34,14 @@ class Hours(Strict):
     start: time = time(9, 0)
     end: time = time(18, 0)
     business_days_only: bool = True
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _local_time(cls, value: object) -> object:
+        # A number would be read as seconds since midnight, UTC: an hour is written as one, in Paris.
+        if isinstance(value, int | float) or (isinstance(value, time) and value.tzinfo is not None):
+            raise ValueError("a Paris time of day, written HH:MM:SS without offset")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Hours:
