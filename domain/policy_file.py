@@ -57,6 +57,12 @@ def parse_policy(text: str, source: str) -> Policy:
         raise PolicyError(source, problems) from None
 
 
+def line_of(text: str, loc: Loc) -> int:
+    """The line of a policy text where `loc` (`("ladders", "standard", 3)`) was written, or of its
+    nearest enclosing key; 1 when none is known. For checks made outside the model (templates)."""
+    return _Lines(text).find(loc)
+
+
 def load_policy(path: Path) -> Policy:
     try:
         text = path.read_text(encoding="utf-8")

@@ -6,8 +6,9 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
-from domain.models import DunningResult, InvoiceInput, workflow_id_for
+from domain.models import DunningResult, InvoiceInput, Signal, workflow_id_for
 from domain.policy import CaseStart, Policy
+from dunning.contract import SignalName
 from workflows.invoice_dunning import InvoiceDunning
 
 
@@ -20,10 +21,18 @@ def summary(invoice: InvoiceInput) -> str:
 
 
 async def start_case(
-    client: Client, invoice: InvoiceInput, task_queue: str, policy: Policy
+    client: Client,
+    invoice: InvoiceInput,
+    task_queue: str,
+    policy: Policy,
+    start_signal: tuple[SignalName, Signal] | None = None,
 ) -> WorkflowHandle[InvoiceDunning, DunningResult]:
     """Start the case under `policy`, or return the running one: a repeated `invoice.created`
     changes nothing (the running case keeps its own policy).
+
+    `start_signal` is delivered with the start (signal-with-start), before the case's first step:
+    the segment the ingress derived, with its reason on the trail. A running case gets it too, so it
+    needs an event id for a repeated start to change nothing.
 
     A closed case is never restarted under the same invoice id (REJECT_DUPLICATE): a settled or
     cancelled invoice coming back is a billing error to look at, not a new dunning run.
@@ -40,6 +49,8 @@ async def start_case(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        start_signal=start_signal[0] if start_signal else None,
+        start_signal_args=[start_signal[1]] if start_signal else [],
         static_summary=summary(invoice),
         static_details=(
             f"**Invoice** {invoice.invoice_id} issued {invoice.issued_on}, due {invoice.due_on}  \n"

@@ -30,7 +30,7 @@ from temporalio.envconfig import ClientConfigProfile
 
 from domain.calendar import PARIS
 from domain.policy import Policy
-from domain.policy_file import DEFAULT, load_policy, packaged
+from domain.policy_file import DEFAULT, PolicyError, load_policy, packaged
 from dunning.health import split_address
 
 MIB = 1024 * 1024
@@ -396,6 +396,9 @@ class Settings(BaseModel):
                 built = section(**given)
             except ValidationError as error:
                 problems.extend(describe(error))
+                return None
+            except PolicyError as error:  # the ingress's policy file, read with its settings
+                problems.extend(error.problems)
                 return None
             return built if all(part for _, part in parts.values()) else None
 

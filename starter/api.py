@@ -39,6 +39,7 @@ from starter.ops_api import metrics_router, probes_router
 from starter.penalties_api import penalties_router
 from starter.reconcile import AlreadySettled, assign_line, import_bank_file, journal_path
 from starter.reports import reports_router
+from starter.steering_api import steering_router
 from starter.store import IngressStore
 from starter.webhooks import router as webhook_router
 
@@ -274,6 +275,7 @@ def create_app(settings: IngressSettings, client: Client | None = None) -> FastA
     )
     router.include_router(penalties_router(policy, services.dispatcher))
     router.include_router(reports_router(services.dispatcher))
+    router.include_router(steering_router(settings.policy, services.dispatcher))
     router.include_router(metrics_router())
     app.include_router(router)
     app.include_router(probes_router(services.dispatcher))  # no bearer token: asked by orchestrators

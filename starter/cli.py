@@ -28,7 +28,7 @@ from dunning.client import connect
 from dunning.codec import CodecKeyError
 from dunning.logs import configure_logging
 from dunning.settings import Settings, SettingsError
-from starter import cases, penalties_cli, purge_cli, report_cli
+from starter import cases, penalties_cli, policy_cli, purge_cli, report_cli, steering_cli
 from starter.api import IngressSettings, create_app
 from starter.bank import BankFileRejected, Journal, ReconciliationReport
 from starter.call_log import CallLog, log_call
@@ -62,6 +62,10 @@ app.command("penalties")(penalties_cli.penalties)
 app.add_typer(penalties_cli.rates_app, name="rates")
 app.command("report")(report_cli.report)
 app.add_typer(purge_cli.purge_app, name="purge")
+app.add_typer(policy_cli.policy_app, name="policy")
+app.command("approve")(steering_cli.approve)
+app.command("hold")(steering_cli.hold)
+app.command("segment")(steering_cli.segment)
 
 console = Console()
 errors = Console(stderr=True)
@@ -346,6 +350,9 @@ def status(invoice_id: str) -> None:
         for label, value in (
             ("customer", case.customer_id),
             ("stage", case.stage.value),
+            ("awaiting approval", case.awaiting_approval or "none"),
+            ("segment", case.segment.value if case.segment else "unknown"),
+            ("policy", case.policy_version or "unknown"),
             ("amount", f"{case.amount} {case.currency}"),
             ("paid", str(case.paid)),
             ("credited", str(case.credited)),
@@ -412,8 +419,15 @@ def list_cases_command(
     customer_id: Annotated[str | None, typer.Option("--customer-id")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = cases.DEFAULT_LIMIT,
     output: OutputOption = Output.TABLE,
+    waiting_approval: Annotated[
+        bool, typer.Option("--waiting-approval", help="the cases a gated step waits on (dunning approve)")
+    ] = False,
 ) -> None:
     """Cases by stage and customer (Temporal visibility: lags a second or so)."""
+    if waiting_approval:
+        if stage not in (None, Stage.AWAITING_APPROVAL):
+            raise typer.BadParameter("--waiting-approval is --stage awaiting_approval: give one of them")
+        stage = Stage.AWAITING_APPROVAL
 
     async def work() -> tuple[list[cases.CaseRow], dict[str, NextAction]]:
         client = await connect(IngressSettings().temporal)

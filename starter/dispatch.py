@@ -1,7 +1,9 @@
 """Apply one billing event to its case: start it, or signal it, never losing an event.
 
 - `invoice.created` starts the case with `dunning.cases.start_case` (USE_EXISTING + REJECT_DUPLICATE),
-  records the invoice facts, then flushes the signals that arrived before it, in arrival order.
+  records the invoice facts, then flushes the signals that arrived before it, in arrival order. When
+  the event names no segment, the one derived from the customer's record (`starter.segments`) comes
+  with the start, as a `segment_changed` carrying why.
 - Any other event is signalled to `invoice-<invoice_id>` with the envelope's event_id in the signal,
   which the workflow deduplicates on.
 - Case unknown (NOT_FOUND, and describe finds no run): the signal is kept in the pending store.
@@ -23,7 +25,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -34,10 +36,22 @@ from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import CaseStatus, InvoiceCancelled, InvoiceInput, InvoiceUpdated, Signal, workflow_id_for
+from domain.calendar import paris_date
+from domain.models import (
+    CaseStatus,
+    InvoiceCancelled,
+    InvoiceInput,
+    InvoiceUpdated,
+    PaymentReceived,
+    PaymentReversed,
+    Signal,
+    workflow_id_for,
+)
 from domain.policy import Policy
 from dunning.cases import start_case
+from dunning.contract import SignalName
 from starter.events import CallLoggedEvent, Event, InvoiceCreated, SignalEvent
+from starter.segments import derive_segment, segment_given
 from starter.store import IngressStore
 from workflows.invoice_dunning import InvoiceDunning
 
@@ -81,7 +95,8 @@ class Dispatcher:
             return Handled(Applied.DUPLICATE)
         async with self._invoice_lock(event.invoice_id):
             if isinstance(event, InvoiceCreated):
-                outcome = await self.start(event.data.to_input(), event.event_id)
+                given = segment_given(event.data.customer)
+                outcome = await self.start(event.data.to_input(), event.event_id, segment_given=given)
             else:
                 if isinstance(event, CallLoggedEvent):
                     reason = await self._nothing_to_complete(event)
@@ -126,12 +141,22 @@ class Dispatcher:
             else:
                 self._locks[invoice_id] = (lock, users - 1)
 
-    async def start(self, invoice: InvoiceInput, event_id: str) -> Applied:
+    async def start(self, invoice: InvoiceInput, event_id: str, *, segment_given: bool = True) -> Applied:
         # The register remembers a closed case after the server has forgotten it.
         closed = self.store.closures.get(workflow_id_for(invoice.invoice_id)) is not None
+        derived = None
+        if not closed and not segment_given:
+            history = self.store.customer_history(invoice.customer.customer_id)
+            derived = derive_segment(invoice, history, self.policy.segments, paris_date(datetime.now(UTC)))
         if not closed:
             try:
-                await start_case(self.client, invoice, self.task_queue, self.policy)
+                await start_case(
+                    self.client,
+                    invoice,
+                    self.task_queue,
+                    self.policy,
+                    start_signal=(SignalName.SEGMENT_CHANGED, derived) if derived else None,
+                )
             except WorkflowAlreadyStartedError:
                 closed = True
         if closed:
@@ -200,14 +225,20 @@ class Dispatcher:
         return True
 
     def _after_delivery(self, invoice_id: str, signal: Signal) -> None:
-        # The registry mirrors the facts bank matching reads; the workflow stays the source of truth.
-        if isinstance(signal, InvoiceUpdated):
+        # The registry mirrors the facts bank matching and segment derivation read; the workflow stays
+        # the source of truth.
+        if isinstance(signal, PaymentReceived):
+            self.store.record_payment(invoice_id, signal.payment_id, signal.amount, signal.received_on)
+        elif isinstance(signal, PaymentReversed):
+            self.store.reverse_payment(invoice_id, signal.payment_id)
+        elif isinstance(signal, InvoiceUpdated):
             changes = {
                 key: str(value) for key, value in (("amount", signal.amount), ("due_on", signal.due_on)) if value
             }
             self.store.update_invoice(invoice_id, changes)
         elif isinstance(signal, InvoiceCancelled):
             self.store.retire_invoice(invoice_id)
+            self.store.mark_cancelled(invoice_id)
 
     def _keep_closed(self, invoice_id: str, name: str, signal: Signal) -> None:
         self.store.add_closed(

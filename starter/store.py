@@ -18,6 +18,11 @@
   read back from the case since. Visibility lags the case by as long as the worker takes to apply a
   signal, so the balance of a case with such a row is read by a `status` query, which sees every
   signal already delivered; the rows up to that read are then deleted.
+- `payment`, `cancelled` and the index of `invoice` by customer: a customer's payment record, from
+  which the ingress derives its segment (`starter.segments`): each payment delivered to a case with
+  the day the money arrived (a reversal marks it reversed), and the invoices cancelled. Added by
+  `CREATE ... IF NOT EXISTS`, so an older store gains them when opened; payments delivered before
+  that are not in it, and a customer's record starts from there.
 - `applied`: event ids already applied, so a repeated event is reported as a duplicate without a round
   trip. Only an optimisation and a count: the workflow deduplicates on the event id anyway, which is
   what makes a crash between applying and recording harmless.
@@ -77,12 +82,37 @@ CREATE TABLE IF NOT EXISTS unconfirmed (
     invoice_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS unconfirmed_invoice ON unconfirmed (invoice_id, seq);
+CREATE TABLE IF NOT EXISTS payment (
+    invoice_id TEXT NOT NULL,
+    payment_id TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    received_on TEXT NOT NULL,
+    reversed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (invoice_id, payment_id)
+);
+CREATE TABLE IF NOT EXISTS cancelled (
+    invoice_id TEXT PRIMARY KEY
+);
+-- The same expression as in `customer_history`, or SQLite does not use the index.
+CREATE INDEX IF NOT EXISTS invoice_customer ON invoice (json_extract(body, '$.customer.customer_id'));
 CREATE TABLE IF NOT EXISTS applied (
     event_id TEXT PRIMARY KEY,
     outcome TEXT NOT NULL,
     applied_at TEXT NOT NULL
 );
 """
+
+
+@dataclass(frozen=True)
+class PastInvoice:
+    """One of a customer's invoices as the ingress saw it: what segment derivation counts."""
+
+    invoice: InvoiceInput
+    # The balance as last read from its case (or as started): see `snapshot`.
+    balance: Decimal
+    # The day each payment not reversed reached us, and its amount.
+    payments: tuple[tuple[date, Decimal], ...]
+    cancelled: bool
 
 
 @dataclass(frozen=True)
@@ -242,6 +272,51 @@ class IngressStore:
         """The cases were read after these marks: a mark made since (a signal sent during the read) stays."""
         with sqlite.transaction(self._db):
             self._db.executemany("DELETE FROM unconfirmed WHERE invoice_id = ? AND seq <= ?", list(confirmed.items()))
+
+    # ------------------------------------------------------------------------ a customer's record
+
+    def record_payment(self, invoice_id: str, payment_id: str, amount: Decimal, received_on: date) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO payment (invoice_id, payment_id, amount, received_on) VALUES (?, ?, ?, ?)",
+            (invoice_id, payment_id, str(amount), received_on.isoformat()),
+        )
+
+    def reverse_payment(self, invoice_id: str, payment_id: str) -> None:
+        self._db.execute(
+            "UPDATE payment SET reversed = 1 WHERE invoice_id = ? AND payment_id = ?", (invoice_id, payment_id)
+        )
+
+    def mark_cancelled(self, invoice_id: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO cancelled VALUES (?)", (invoice_id,))
+
+    def customer_history(self, customer_id: str) -> list[PastInvoice]:
+        """Every invoice of this customer the ingress has seen, oldest recorded first."""
+        rows = self._db.execute(
+            "SELECT i.invoice_id, i.body, s.balance, c.invoice_id IS NOT NULL FROM invoice i"
+            " LEFT JOIN snapshot s ON s.invoice_id = i.invoice_id"
+            " LEFT JOIN cancelled c ON c.invoice_id = i.invoice_id"
+            " WHERE json_extract(i.body, '$.customer.customer_id') = ? ORDER BY i.rowid",
+            (customer_id,),
+        ).fetchall()
+        payments: dict[str, list[tuple[date, Decimal]]] = {}
+        for invoice_id, amount, received_on in self._db.execute(
+            "SELECT p.invoice_id, p.amount, p.received_on FROM payment p JOIN invoice i ON i.invoice_id = p.invoice_id"
+            " WHERE json_extract(i.body, '$.customer.customer_id') = ? AND p.reversed = 0",
+            (customer_id,),
+        ):
+            payments.setdefault(invoice_id, []).append((date.fromisoformat(received_on), Decimal(amount)))
+        history = []
+        for invoice_id, body, balance, cancelled in rows:
+            invoice = InvoiceInput.model_validate_json(body)
+            history.append(
+                PastInvoice(
+                    invoice=invoice,
+                    balance=Decimal(balance) if balance is not None else invoice.amount,
+                    payments=tuple(sorted(payments.get(invoice_id, []))),
+                    cancelled=bool(cancelled),
+                )
+            )
+        return history
 
     def invoice(self, invoice_id: str) -> InvoiceInput | None:
         row = self._db.execute("SELECT body FROM invoice WHERE invoice_id = ?", (invoice_id,)).fetchone()

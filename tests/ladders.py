@@ -16,3 +16,11 @@ STRATEGIC: tuple[Step, ...] = DEFAULT_POLICY.ladders["strategic"]
 ROUND_THE_CLOCK: Policy = DEFAULT_POLICY.model_copy(
     update={"name": "round-the-clock", "send_hours": Hours(start=time(0), end=time.max, business_days_only=False)}
 )
+
+
+def gated(policy: Policy) -> Policy:
+    """`policy` with its standard ladder's first step waiting for a person's approval."""
+    data = policy.model_dump(mode="json")
+    data["name"] = "gated"
+    data["ladders"]["standard"][0]["approval"] = True
+    return Policy.model_validate(data)
