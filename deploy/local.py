@@ -30,6 +30,7 @@ from pathlib import Path
 
 from dunning import search_attributes
 from dunning.binaries import venv_binary
+from dunning.cases import QUIET_HOURS_VARIABLE
 from dunning.codec import KEYS_VARIABLE, new_key_entry
 from dunning.tracking_ref import KEY_VARIABLE, new_key
 from starter.codec_server import ORIGINS_VARIABLE
@@ -178,6 +179,9 @@ def main() -> None:
         )
         if var != ROOT / "var":
             exports += f" DUNNING_VAR_DIR={var}"
+        if os.environ.get(QUIET_HOURS_VARIABLE):
+            # The CLI starts cases too (`dunning invoices import`): as the API does here.
+            exports += f" {QUIET_HOURS_VARIABLE}={os.environ[QUIET_HOURS_VARIABLE]}"
         print(
             f"\n  Temporal web UI   {ui_url}/namespaces/default/workflows"
             f"\n  Ingress API       http://{HOST}:{api.number}/docs"

@@ -120,11 +120,20 @@ class CaseCore(BaseModel):
     seen_event_ids: list[str] = Field(default_factory=list)
     # Events that arrived before they applied (a resolution before its dispute): a retry may apply.
     unapplied_event_ids: list[str] = Field(default_factory=list)
+    # Steps wait for the sending window (09:00-18:00 Paris, business days). Off only for a case started
+    # so (a demo or a sandbox whose messages land in the outbox): it sends what is due at any hour.
+    quiet_hours: bool = True
     _rules: Rules = PrivateAttr(default=ALL_ON)
 
     @classmethod
-    def open(cls, invoice: InvoiceInput, ladder_version: str, rules: Rules = ALL_ON) -> Self:
-        case = cls(invoice=invoice, ladder_version=ladder_version, amount=invoice.amount, due_on=invoice.due_on)
+    def open(cls, invoice: InvoiceInput, ladder_version: str, rules: Rules = ALL_ON, quiet_hours: bool = True) -> Self:
+        case = cls(
+            invoice=invoice,
+            ladder_version=ladder_version,
+            amount=invoice.amount,
+            due_on=invoice.due_on,
+            quiet_hours=quiet_hours,
+        )
         case._rules = rules
         return case
 
@@ -226,6 +235,9 @@ class CaseCore(BaseModel):
         as_of = self.overdue_until or paris_date(now)
         return max(0, (as_of - self.due_on).days)
 
+    def may_send(self, now: datetime) -> bool:
+        return not self.quiet_hours or in_send_window(now)
+
     def happened(self, step: str) -> bool:
         return any(a.step == step and a.status in HAPPENED for a in self.actions)
 
@@ -278,7 +290,7 @@ class CaseCore(BaseModel):
         if self.promise is not None:
             return Wait(self.promise.resume_at, "promise_check")
         if self.resends_done < self.resends_requested:
-            if not in_send_window(now):
+            if not self.may_send(now):
                 return Wait(next_send_opportunity(now), INVOICE_RESEND)
             return ResendInvoice(self.resends_done)
         if self.hold is not None:
@@ -295,7 +307,7 @@ class CaseCore(BaseModel):
         due = [i for i, at in planned.items() if at <= now]
         if not due:
             return Wait(planned[self.next_index], self.steps[self.next_index].name)
-        if not in_send_window(now):
+        if not self.may_send(now):
             return Wait(next_send_opportunity(now), self.steps[due[-1]].name)
         # Only a late case (late start, long outage) has several steps due at once: it never bursts,
         # only the latest due step runs.
@@ -311,7 +323,7 @@ class CaseCore(BaseModel):
             retry_at = max(retry_at, self._handover_floor() or retry_at)
         if now < retry_at:
             return Wait(retry_at, name)
-        if not in_send_window(now):
+        if not self.may_send(now):
             return Wait(next_send_opportunity(now), name)
         return RunStep(hold.index, ())
 

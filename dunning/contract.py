@@ -9,6 +9,8 @@ from enum import StrEnum
 
 WORKFLOW_TYPE = "InvoiceDunning"
 STATUS_QUERY = "status"
+# Memo of a case started with its quiet hours off (`false`): it sends at any hour. Absent: on.
+QUIET_HOURS_MEMO = "quiet_hours"
 
 
 class SignalName(StrEnum):

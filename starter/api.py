@@ -27,6 +27,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.models import CaseStatus, Stage
+from dunning.cases import quiet_hours_from_env
 from dunning.client import connect
 from dunning.codec import CodecKeys
 from dunning.rates import penalty_policy
@@ -59,6 +60,8 @@ class IngressSettings:
     # A batch of _MAX_BATCH invoices is about 1 MB; a month of camt.053 for a busy account a few MB.
     max_body_bytes: int = field(default_factory=lambda: limit_from_env("DUNNING_MAX_BODY_BYTES", 2 * MIB))
     max_bank_file_bytes: int = field(default_factory=lambda: limit_from_env("DUNNING_MAX_BANK_FILE_BYTES", 20 * MIB))
+    # Off (DUNNING_QUIET_HOURS=off, `make demo`): the cases started here send at any hour.
+    quiet_hours: bool = field(default_factory=quiet_hours_from_env)
 
 
 class EventResult(BaseModel):
@@ -105,7 +108,7 @@ class _Services:
         if self._dispatcher is None:
             client = self._client or await connect(self.settings.temporal)
             store = IngressStore.in_dir(self.settings.var_dir)
-            self._dispatcher = Dispatcher(client, store, self.settings.temporal.task_queue)
+            self._dispatcher = Dispatcher(client, store, self.settings.temporal.task_queue, self.settings.quiet_hours)
         return self._dispatcher
 
     def journal(self) -> Journal:

@@ -72,7 +72,7 @@ async def _dispatcher() -> AsyncIterator[Dispatcher]:
     settings = IngressSettings()
     client = await connect(settings.temporal)
     with IngressStore.in_dir(settings.var_dir) as store:
-        yield Dispatcher(client, store, settings.temporal.task_queue)
+        yield Dispatcher(client, store, settings.temporal.task_queue, settings.quiet_hours)
 
 
 def _run(work: Coroutine[Any, Any, _T]) -> _T:

@@ -63,10 +63,11 @@ _QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class Dispatcher:
-    def __init__(self, client: Client, store: IngressStore, task_queue: str) -> None:
+    def __init__(self, client: Client, store: IngressStore, task_queue: str, quiet_hours: bool = True) -> None:
         self.client = client
         self.store = store
         self.task_queue = task_queue
+        self.quiet_hours = quiet_hours
         # invoice id -> (lock, number of holders and waiters); dropped when unused so a long-running
         # API does not keep a lock per invoice ever seen.
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -123,7 +124,7 @@ class Dispatcher:
 
     async def start(self, invoice: InvoiceInput, event_id: str) -> Applied:
         try:
-            await start_case(self.client, invoice, self.task_queue)
+            await start_case(self.client, invoice, self.task_queue, self.quiet_hours)
         except WorkflowAlreadyStartedError:
             self.store.add_closed(
                 event_id,

@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.rules import Rule
     from domain.tracking import LetterStatusReported, LetterTracking, MessageEvent, TrackRequest
     from dunning import search_attributes as sa
-    from dunning.contract import STATUS_QUERY, WORKFLOW_TYPE, ActivityName, SignalName
+    from dunning.contract import QUIET_HOURS_MEMO, STATUS_QUERY, WORKFLOW_TYPE, ActivityName, SignalName
 
 # Transient provider trouble (429, 5xx, timeouts) is retried for about a day; a 4xx is not retried
 # (the activity raises a non-retryable error) and is recorded on the case as a failed step.
@@ -125,7 +125,9 @@ class InvoiceDunning:
     def __init__(self, invoice: InvoiceInput) -> None:
         # State is built here, not in run(): with signal-with-start the handler runs before run().
         self._rules = PatchedRules()
-        self.case = CaseState.open(invoice, ladder_version(), self._rules)
+        # Set at start, so every replay reads the same (dunning.cases.start_case).
+        quiet_hours = workflow.memo_value(QUIET_HOURS_MEMO, True, type_hint=bool)
+        self.case = CaseState.open(invoice, ladder_version(), self._rules, quiet_hours)
         self._revision = 0
         self._published: dict[str, object] = {}
         # Starts as what the ingress recorded at start; BalanceChangedAt is set whenever the case moves
@@ -266,7 +268,9 @@ class InvoiceDunning:
                 argument,
                 result_type=Delivery,
                 start_to_close_timeout=timeout,
-                schedule_to_close_timeout=send_window_closes(now) - now if channel in QUIET_CHANNELS else None,
+                schedule_to_close_timeout=(
+                    send_window_closes(now) - now if channel in QUIET_CHANNELS and self.case.quiet_hours else None
+                ),
                 retry_policy=SEND_RETRY,
                 summary=f"{message.step} by {channel.value}",
             )

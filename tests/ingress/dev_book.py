@@ -19,11 +19,14 @@ _T = TypeVar("_T")
 
 
 @asynccontextmanager
-async def api_on_dev(dev: WorkflowEnvironment, tmp_path: Path, queue: str) -> AsyncIterator[httpx.AsyncClient]:
+async def api_on_dev(
+    dev: WorkflowEnvironment, tmp_path: Path, queue: str, quiet_hours: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = IngressSettings(
         api_token=TOKEN,
         var_dir=tmp_path / "var",
         temporal=TemporalSettings(address=dev.client.service_client.config.target_host, task_queue=queue),
+        quiet_hours=quiet_hours,
     )
     transport = httpx.ASGITransport(app=create_app(settings, dev.client))
     with ThreadPoolExecutor(MAX_CONCURRENT_ACTIVITIES) as executor:
@@ -37,9 +40,9 @@ async def api_on_dev(dev: WorkflowEnvironment, tmp_path: Path, queue: str) -> As
             yield client
 
 
-async def eventually(read: Callable[[], Awaitable[_T]], ready: Callable[[_T], bool]) -> _T:
-    """Visibility lags the cases by about a second: poll, bounded."""
-    for _ in range(50):
+async def eventually(read: Callable[[], Awaitable[_T]], ready: Callable[[_T], bool], polls: int = 50) -> _T:
+    """Visibility lags the cases by about a second: poll, bounded (`polls` of 0.2 s)."""
+    for _ in range(polls):
         value = await read()
         if ready(value):
             return value
