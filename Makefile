@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # The tests also start a real PostgreSQL server (the shared sent-ledger, tests/postgres_server.py).
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core postgresql
 
-.PHONY: install system-packages run worker test lint typecheck pytest bench clean
+.PHONY: install system-packages run demo worker test lint typecheck pytest bench clean
 
 system-packages:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -32,6 +32,10 @@ install: system-packages $(STAMP)
 ## The whole service on this machine: Temporal dev server + web UI, worker, ingress API.
 run: install
 	$(PY) -m deploy.local
+
+## `make run`, then a sample book with a case at every stage, on its own database (var/demo/).
+demo: install
+	$(PY) -m deploy.demo
 
 worker: install
 	$(PY) worker.py

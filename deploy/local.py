@@ -31,7 +31,7 @@ from pathlib import Path
 from dunning import search_attributes
 from dunning.binaries import venv_binary
 from dunning.codec import KEYS_VARIABLE, new_key_entry
-from dunning.settings import Settings, SettingsError
+from dunning.settings import PolicySettings, Settings, SettingsError
 from dunning.tracking_ref import KEY_VARIABLE, new_key
 from starter.codec_server import ORIGINS_VARIABLE
 from starter.codec_server import TOKEN_VARIABLE as CODEC_TOKEN_VARIABLE
@@ -204,6 +204,10 @@ def main() -> None:
         )
         if var != ROOT / "var":
             exports += f" DUNNING_VAR_DIR={var}"
+        policy_file = PolicySettings().file
+        if policy_file is not None:
+            # The CLI starts cases too (`dunning invoices import`): under the API's policy.
+            exports += f" DUNNING_POLICY_FILE={policy_file}"
         print(
             f"\n  Temporal web UI   {ui_url}/namespaces/default/workflows"
             f"\n  Ingress API       http://{HOST}:{api.number}/docs"

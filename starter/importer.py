@@ -105,7 +105,7 @@ def parse_event_lines(lines: Iterable[str]) -> Iterator[Item]:
 
 
 def parse_invoice_jsonl(lines: Iterable[str]) -> Iterator[Item]:
-    """JSONL of InvoiceInput (the billing export of open invoices, as in fixtures/invoices-sample.jsonl)."""
+    """JSONL of InvoiceInput (the billing export of open invoices, as in samples/invoices-sample.jsonl)."""
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue

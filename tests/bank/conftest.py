@@ -8,7 +8,8 @@ import pytest
 
 from starter.bank import Allocation, Journal, OpenInvoice, ReconciliationPlan, parse_camt, reconcile
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# The samples shipped with the product (README, "Daily use").
+FIXTURES = Path(__file__).resolve().parents[2] / "samples"
 
 ImportFile = Callable[[str, list[OpenInvoice]], tuple[ReconciliationPlan, list[OpenInvoice]]]
 

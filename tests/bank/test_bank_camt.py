@@ -8,7 +8,8 @@ import pytest
 from starter.bank import BankFileRejected, OpenInvoice, parse_camt
 from starter.bank.synth import make_camt053
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# The samples shipped with the product (README, "Daily use").
+FIXTURES = Path(__file__).resolve().parents[2] / "samples"
 ACCOUNT = "FR7630003036200002026123456"
 STATEMENT = (FIXTURES / "camt053-sample.xml").read_text()
 NOTIFICATION = (FIXTURES / "camt054-sample.xml").read_text()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from starter.reconcile import parse_bank_file
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# The samples shipped with the product (README, "Daily use").
+FIXTURES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def test_random_bytes_are_one_error_that_echoes_nothing() -> None:

@@ -15,7 +15,8 @@ from starter.bank import (
     reconcile,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# The samples shipped with the product (README, "Daily use").
+FIXTURES = Path(__file__).resolve().parents[2] / "samples"
 ImportFile = Callable[[str, list[OpenInvoice]], tuple[ReconciliationPlan, list[OpenInvoice]]]
 ACCOUNT = "FR7630003036200002026123456"
 STATEMENT_FINAL = {

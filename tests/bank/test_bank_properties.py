@@ -14,7 +14,7 @@ from starter.bank import ParsedFile, parse_camt, parse_csv
 from starter.reconcile import parse_bank_file
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SAMPLE = (Path(__file__).parent / "fixtures" / "camt053-sample.xml").read_bytes()
+SAMPLE = (Path(__file__).resolve().parents[2] / "samples" / "camt053-sample.xml").read_bytes()
 ENTRY = SAMPLE.index(b"<Ntry>")
 SAMPLE_END = SAMPLE[SAMPLE.rindex(b"</Document>") + len(b"</Document") :]  # a cut before it leaves the root open
 # Text XML can carry: no control characters but tab and newline, no surrogates, no noncharacters.

@@ -12,7 +12,8 @@ import pytest
 
 from starter.reconcile import parse_bank_file
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# The samples shipped with the product (README, "Daily use").
+FIXTURES = Path(__file__).resolve().parents[2] / "samples"
 SAMPLE = (FIXTURES / "camt053-sample.xml").read_bytes()
 SECRET = "SECRET-MARKER-7f3a"
 

@@ -22,7 +22,8 @@ from tests.conftest import Harness
 from tests.ladders import DEFAULT_POLICY
 from workflows.invoice_dunning import InvoiceDunning
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# The samples shipped with the product (README, "Daily use").
+FIXTURES = Path(__file__).resolve().parents[2] / "samples"
 TOKEN = "test-token-0123456789"
 
 

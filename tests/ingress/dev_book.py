@@ -10,20 +10,25 @@ from typing import TypeVar
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from domain.policy import Policy
 from dunning.settings import ChannelSettings, TemporalSettings
 from starter.api import IngressSettings, create_app
 from tests.ingress.conftest import TOKEN
+from tests.ladders import DEFAULT_POLICY
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 
 _T = TypeVar("_T")
 
 
 @asynccontextmanager
-async def api_on_dev(dev: WorkflowEnvironment, tmp_path: Path, queue: str) -> AsyncIterator[httpx.AsyncClient]:
+async def api_on_dev(
+    dev: WorkflowEnvironment, tmp_path: Path, queue: str, policy: Policy = DEFAULT_POLICY
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = IngressSettings(
         api_token=TOKEN,
         var_dir=tmp_path / "var",
         temporal=TemporalSettings(address=dev.client.service_client.config.target_host, task_queue=queue),
+        policy=policy,
     )
     transport = httpx.ASGITransport(app=create_app(settings, dev.client))
     with ThreadPoolExecutor(MAX_CONCURRENT_ACTIVITIES) as executor:
@@ -37,9 +42,9 @@ async def api_on_dev(dev: WorkflowEnvironment, tmp_path: Path, queue: str) -> As
             yield client
 
 
-async def eventually(read: Callable[[], Awaitable[_T]], ready: Callable[[_T], bool]) -> _T:
-    """Visibility lags the cases by about a second: poll, bounded."""
-    for _ in range(50):
+async def eventually(read: Callable[[], Awaitable[_T]], ready: Callable[[_T], bool], polls: int = 50) -> _T:
+    """Visibility lags the cases by about a second: poll, bounded (`polls` of 0.2 s)."""
+    for _ in range(polls):
         value = await read()
         if ready(value):
             return value
