@@ -26,7 +26,7 @@ from domain.models import CallOutcome, CaseStatus, NextAction, NonPaymentReason,
 from dunning.client import connect
 from dunning.codec import CodecKeyError
 from dunning.logs import configure_logging
-from starter import cases, penalties_cli, report_cli
+from starter import cases, penalties_cli, report_cli, simulate
 from starter.api import IngressSettings, create_app
 from starter.bank import BankFileRejected, Journal, ReconciliationReport
 from starter.call_log import CallLog, log_call
@@ -58,6 +58,7 @@ app.add_typer(templates_app, name="templates")
 app.command("penalties")(penalties_cli.penalties)
 app.add_typer(penalties_cli.rates_app, name="rates")
 app.command("report")(report_cli.report)
+app.command("simulate")(simulate.simulate)
 
 console = Console()
 errors = Console(stderr=True)
