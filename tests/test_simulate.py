@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from domain.calendar import PARIS, paris_date, public_holidays, send_slot
+from domain.calendar import PARIS, add_business_days, paris_date, public_holidays, send_slot
 from domain.models import ActionStatus, CustomerKind, InvoiceInput, Outcome, PaymentMade
 from domain.penalties import Claim, Imputation, PenaltyPolicy, late_penalties
 from domain.policy_file import load_policy
@@ -151,6 +151,20 @@ async def test_a_gated_notice_stops_the_run_waiting_until_approve_gives_the_go_a
     assert waiting.rows[-1].stage_after == "awaiting_approval"
     assert approved.run.status.outcome is Outcome.LITIGATION
     assert "escalation_approved" in [r.step for r in approved.rows]
+
+
+async def test_a_notice_reported_presented_late_moves_the_hand_over_to_its_deadline() -> None:
+    due = ahead()
+    posted = send_slot(due + timedelta(days=35))
+    presented = (posted + timedelta(days=23)).astimezone(PARIS).date()
+    event = parse_event(1, f'{presented}T10:00:notice:{{"status": "unclaimed"}}')
+    result = await simulate_invoice(make_invoice(due), DEFAULT_POLICY, [event], approve=False)
+
+    [handover] = [r for r in result.rows if r.step == "litigation_handover"]
+    deadline = send_slot(add_business_days(presented + timedelta(days=8), 1))
+    assert deadline > send_slot(due + timedelta(days=60))
+    assert deadline <= handover.at < deadline + timedelta(minutes=2)
+    assert any(r.detail and r.detail.startswith("letter unclaimed") for r in result.rows)
 
 
 def write_invoices(path: Path, invoices: list[InvoiceInput]) -> Path:
