@@ -28,7 +28,7 @@ from dunning.client import connect
 from dunning.codec import CodecKeyError
 from dunning.logs import configure_logging
 from dunning.settings import Settings, SettingsError
-from starter import cases, penalties_cli, policy_cli, purge_cli, report_cli, steering_cli
+from starter import cases, penalties_cli, policy_cli, purge_cli, report_cli, simulate, steering_cli
 from starter.api import IngressSettings, create_app
 from starter.bank import BankFileRejected, Journal, ReconciliationReport
 from starter.call_log import CallLog, log_call
@@ -66,6 +66,7 @@ app.add_typer(policy_cli.policy_app, name="policy")
 app.command("approve")(steering_cli.approve)
 app.command("hold")(steering_cli.hold)
 app.command("segment")(steering_cli.segment)
+app.command("simulate")(simulate.simulate)
 
 console = Console()
 errors = Console(stderr=True)
