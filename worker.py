@@ -1,4 +1,4 @@
-"""Run the dunning worker: `python worker.py` (settings from the environment, see README)."""
+"""Run the dunning worker: `python worker.py` (settings from the environment: dunning/settings.py, README)."""
 
 import asyncio
 import compileall
@@ -7,6 +7,7 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -30,31 +31,25 @@ from activities.sms import OutboxSms, SmsActivities, TwilioSms
 from domain.calendar import paris_date
 from dunning import search_attributes
 from dunning.client import connect
-from dunning.codec import CodecKeyError
+from dunning.codec import CodecKeyError, CodecKeys
 from dunning.digests import DigestHandOver
+from dunning.health import serve_probes, temporal_probe
 from dunning.logs import configure_logging
 from dunning.rates import penalty_policy
-from dunning.settings import ChannelSettings, PenaltySettings, TemporalSettings
+from dunning.settings import ChannelSettings, PenaltySettings, Settings, SettingsError, WorkerSettings
 from dunning.telemetry import install_worker_metrics
 from dunning.tracking_ref import KEY_VARIABLE, TrackingRefs, new_key
 from workflows.customer_digest import CustomerDigest
 from workflows.invoice_dunning import InvoiceDunning
 
-# Activities are synchronous (the SendGrid client is urllib): they run in a pool as large as the number
-# of concurrent activities the worker accepts. Each slot holds one provider call of up to 10 s.
-MAX_CONCURRENT_ACTIVITIES = int(os.environ.get("DUNNING_MAX_CONCURRENT_ACTIVITIES", "20"))
-# Cases kept in memory between tasks (~90 KB each, temporal-python.md §10); evicted ones replay on
-# demand. 0 also turns off sticky task queues.
-WORKFLOW_CACHE = int(os.environ.get("DUNNING_WORKFLOW_CACHE", "1000"))
+# The worker's sizes (WorkerSettings, from DUNNING_MAX_CONCURRENT_ACTIVITIES) by default: the tests and
+# the benchmark size their activity pools by this.
+MAX_CONCURRENT_ACTIVITIES = WorkerSettings.model_fields["max_concurrent_activities"].get_default()
 # pydantic's EmailStr imports these lazily, at the first validation inside a workflow: pass them
 # through so the sandbox does not re-import them for every run.
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
 )
-
-
-class SettingsError(ValueError):
-    """A provider configured without what it needs, or a setting that is not valid: no start."""
 
 
 def tracking_refs(settings: ChannelSettings) -> TrackingRefs:
@@ -147,8 +142,14 @@ def start_penalties(settings: PenaltySettings, today: date) -> None:
 
 
 def build_worker(
-    client: Client, task_queue: str, activities: Sequence[Callable[..., Any]], executor: ThreadPoolExecutor
+    client: Client,
+    task_queue: str,
+    activities: Sequence[Callable[..., Any]],
+    executor: ThreadPoolExecutor,
+    sizes: WorkerSettings | None = None,
 ) -> Worker:
+    """`sizes` default to the environment's (DUNNING_MAX_CONCURRENT_ACTIVITIES, DUNNING_WORKFLOW_CACHE)."""
+    sizes = sizes or WorkerSettings()
     # The sandbox imports the workflow module again for every case it loads (first task, cache miss,
     # query or signal to an evicted case). Without a .pyc (PYTHONDONTWRITEBYTECODE, as on this team's
     # machines and in many images) each of those imports compiles the source: about 10 ms a case and
@@ -162,18 +163,23 @@ def build_worker(
         # Handing e-mails to a customer's digest starts workflows: it needs the worker's client.
         activities=[*activities, DigestHandOver(client).join_digest],
         activity_executor=executor,
-        max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
-        max_cached_workflows=WORKFLOW_CACHE,
+        max_concurrent_activities=sizes.max_concurrent_activities,
+        max_cached_workflows=sizes.workflow_cache,
     )
 
 
 async def main() -> None:
     configure_logging()
-    temporal = TemporalSettings()
-    if metrics_address := install_worker_metrics():  # before the client: it binds to the runtime
+    try:
+        settings = Settings.load()
+    except SettingsError as error:
+        raise SystemExit(f"worker not started: {error}") from error
+    temporal = settings.temporal
+    # Before the client: it binds to the runtime.
+    if metrics_address := install_worker_metrics(settings.worker.metrics_address):
         logging.info("metrics on http://%s/metrics", metrics_address)
     try:
-        client = await connect(temporal)
+        client = await connect(temporal, CodecKeys.parse_setting(settings.codec.keys))
     except CodecKeyError as error:
         raise SystemExit(f"worker not started: {error}") from error
     try:
@@ -183,20 +189,30 @@ async def main() -> None:
     if added:
         logging.info("registered search attributes %s", ", ".join(added))
     try:
-        activities = build_activities(ChannelSettings())
+        activities = build_activities(settings.channels)
     except SettingsError as error:
         raise SystemExit(f"worker not started: {error}") from error
-    start_penalties(PenaltySettings(), paris_date(datetime.now(UTC)))
-    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
-        worker = build_worker(client, temporal.task_queue, activities, executor)
+    start_penalties(settings.penalties, paris_date(datetime.now(UTC)))
+    with ThreadPoolExecutor(max_workers=settings.worker.max_concurrent_activities) as executor:
+        worker = build_worker(client, temporal.task_queue, activities, executor, settings.worker)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with worker:
+        async with worker, AsyncExitStack() as probes:
+            if address := settings.worker.health_address:
+                server = await serve_probes(address, lambda: worker.is_running, temporal_probe(client))
+                probes.push_async_callback(server.wait_closed)
+                probes.callback(server.close)
+                logging.info("probes on http://%s/healthz and /readyz", address)
             logging.info("worker polling %s on %s/%s", temporal.task_queue, temporal.address, temporal.namespace)
             await stop.wait()
 
 
 if __name__ == "__main__":
     asyncio.run(main())
+    # Stopped cleanly. The Temporal client's Rust threads can abort CPython's own teardown
+    # ("PyGILState_Release ... finalizing", temporalio/sdk-python#300): an exit code of -6 for an
+    # orchestrator's SIGTERM. Everything is shut down and the logs flushed, so skip that teardown.
+    logging.shutdown()
+    os._exit(0)

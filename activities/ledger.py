@@ -9,17 +9,24 @@ person to check in the provider's log (custom arg `message_id`).
 SQLite (`SentLedger`, one file) is the single-host default. Several workers on several hosts share
 one ledger on PostgreSQL (`activities.postgres_ledger.PostgresLedger`, DUNNING_LEDGER_URL): the
 guarantee holds only if every worker of a task queue claims in the same ledger.
+
+Claims are kept for ever: they are what refuses a second send. When a closed case's retention ends
+(`dunning purge`), `forget` keeps each claim's message id, state, step, channel and times but replaces
+its workflow id (which holds the invoice number) by its digest (`dunning.logs.case_key`, the one the
+logs carry) and drops the provider's message id (a key into the provider's copy of the message).
 """
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
+
+from dunning.logs import case_key
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sent_messages (
@@ -71,6 +78,19 @@ class Ledger(Protocol):
     def count(self, state: str) -> int:
         """Messages in a state ('sending', 'sent' or 'unconfirmed')."""
         ...
+
+    def case_messages(self, workflow_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(workflow id, message id) of every message claimed for these cases."""
+        ...
+
+    def forget(self, workflow_ids: Sequence[str], *, dry_run: bool = False) -> int:
+        """Pseudonymise these cases' claims (see the module docstring); the number of claims."""
+        ...
+
+
+def forgotten(workflow_id: str) -> str:
+    """What a forgotten claim keeps of its case."""
+    return f"purged:{case_key(workflow_id)}"
 
 
 def open_ledger(url: str | None, path: Path) -> Ledger:
@@ -152,3 +172,34 @@ class SentLedger:
         with self._transaction() as db:
             (n,) = db.execute("SELECT count(*) FROM sent_messages WHERE state = ?", (state,)).fetchone()
         return int(n)
+
+    def case_messages(self, workflow_ids: Sequence[str]) -> list[tuple[str, str]]:
+        with self._transaction() as db:
+            _fill_forgetting(db, workflow_ids)
+            rows = db.execute(
+                "SELECT s.workflow_id, s.message_id FROM sent_messages s"
+                " JOIN forgetting f ON f.workflow_id = s.workflow_id"
+            ).fetchall()
+        return [(str(workflow_id), str(message_id)) for workflow_id, message_id in rows]
+
+    def forget(self, workflow_ids: Sequence[str], *, dry_run: bool = False) -> int:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            _fill_forgetting(db, workflow_ids)
+            # One pass over the claims (the table has no index on the workflow id: claims never need one).
+            changed = db.execute(
+                "UPDATE sent_messages SET workflow_id = f.digest, provider_message_id = NULL"
+                " FROM forgetting f WHERE sent_messages.workflow_id = f.workflow_id"
+            ).rowcount
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("ROLLBACK" if dry_run else "COMMIT")
+        return changed
+
+
+def _fill_forgetting(db: sqlite3.Connection, workflow_ids: Sequence[str]) -> None:
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS forgetting (workflow_id TEXT PRIMARY KEY, digest TEXT NOT NULL)")
+    db.execute("DELETE FROM forgetting")
+    db.executemany("INSERT OR IGNORE INTO forgetting VALUES (?, ?)", [(w, forgotten(w)) for w in workflow_ids])

@@ -10,13 +10,13 @@ which then keeps the claim, so a message may be reported unconfirmed but is neve
 """
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import psycopg
 
-from activities.ledger import Claim, ClaimState
+from activities.ledger import Claim, ClaimState, forgotten
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sent_messages (
@@ -114,6 +114,24 @@ class PostgresLedger:
             row = db.execute("SELECT count(*) FROM sent_messages WHERE state = %s", (state,)).fetchone()
         assert row is not None
         return int(str(row[0]))
+
+    def case_messages(self, workflow_ids: Sequence[str]) -> list[tuple[str, str]]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT workflow_id, message_id FROM sent_messages WHERE workflow_id = ANY(%s)", (list(workflow_ids),)
+            ).fetchall()
+        return [(str(workflow_id), str(message_id)) for workflow_id, message_id in rows]
+
+    def forget(self, workflow_ids: Sequence[str], *, dry_run: bool = False) -> int:
+        ids = list(workflow_ids)
+        db = self._connection()
+        with db.transaction(force_rollback=dry_run):
+            cursor = db.execute(
+                "UPDATE sent_messages s SET workflow_id = f.digest, provider_message_id = NULL"
+                " FROM unnest(%s::text[], %s::text[]) AS f(workflow_id, digest) WHERE s.workflow_id = f.workflow_id",
+                (ids, [forgotten(workflow_id) for workflow_id in ids]),
+            )
+        return cursor.rowcount
 
     def close(self) -> None:
         """Close every thread's connection, at shutdown: the server holds a process for each."""

@@ -31,12 +31,17 @@ from pathlib import Path
 from dunning import search_attributes
 from dunning.binaries import venv_binary
 from dunning.codec import KEYS_VARIABLE, new_key_entry
+from dunning.settings import Settings, SettingsError
 from dunning.tracking_ref import KEY_VARIABLE, new_key
 from starter.codec_server import ORIGINS_VARIABLE
 from starter.codec_server import TOKEN_VARIABLE as CODEC_TOKEN_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+# How long a closed case's history (encrypted customer data) stays on the server, as in the deployments
+# (deploy/helm/dunning/files/search-attributes.sh). The dev server gives `default` one day; `dunning
+# purge` must record each closure within this time (starter/retention.py).
+NAMESPACE_RETENTION = "30d"
 
 
 @dataclass(frozen=True)
@@ -44,13 +49,6 @@ class Port:
     variable: str
     number: int
     what: str
-
-
-def port_from_env(variable: str, default: int, what: str) -> Port:
-    text = os.environ.get(variable) or str(default)
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise SystemExit(f"{variable}={text!r} is not a port number (1-65535)")
-    return Port(variable, int(text), what)
 
 
 def check_free(ports: list[Port]) -> None:
@@ -90,11 +88,11 @@ def wait_for_port(port: Port, process: subprocess.Popen[bytes], seconds: float =
     raise SystemExit(f"nothing listens on port {port.number} after {seconds:.0f}s: see the output above")
 
 
-def kept_key(var: Path, variable: str, name: str, make: Callable[[], str]) -> str:
-    """A key from the environment, or else the one in var/`name`, made at the first run: the cases in
-    var/ outlive a run, and what was encrypted or referenced with the key must still be read."""
-    if os.environ.get(variable):
-        return os.environ[variable]
+def kept_key(var: Path, given: str | None, name: str, make: Callable[[], str]) -> str:
+    """The key given in the environment, or else the one in var/`name`, made at the first run: the cases
+    in var/ outlive a run, and what was encrypted or referenced with the key must still be read."""
+    if given:
+        return given
     path = var / name
     if not path.exists():
         path.touch(mode=0o600)
@@ -102,27 +100,54 @@ def kept_key(var: Path, variable: str, name: str, make: Callable[[], str]) -> st
     return path.read_text(encoding="ascii").strip()
 
 
+def set_retention(address: str) -> None:
+    done = subprocess.run(
+        [
+            venv_binary("temporal"),
+            "operator",
+            "namespace",
+            "update",
+            "--address",
+            address,
+            "--namespace",
+            "default",
+            "--retention",
+            NAMESPACE_RETENTION,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"could not set the namespace's retention: {done.stdout}{done.stderr}")
+
+
 def main() -> None:
     # `kill` (SIGTERM) stops everything like Ctrl-C does, instead of leaving the worker and the API
     # running without their server.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    temporal = port_from_env("TEMPORAL_PORT", 7233, "Temporal server")
-    ui = port_from_env("TEMPORAL_UI_PORT", 8233, "Temporal web UI")
-    api = port_from_env("DUNNING_API_PORT", 8000, "ingress API")
-    codec = port_from_env("DUNNING_CODEC_PORT", 8081, "codec server")
+    try:
+        # Every process it starts reads the rest: a bad value stops it here, before anything runs.
+        settings = Settings.load().local
+    except SettingsError as error:
+        raise SystemExit(f"nothing started: {error}") from error
+    temporal = Port("TEMPORAL_PORT", settings.temporal_port, "Temporal server")
+    ui = Port("TEMPORAL_UI_PORT", settings.ui_port, "Temporal web UI")
+    api = Port("DUNNING_API_PORT", settings.api_port, "ingress API")
+    codec = Port("DUNNING_CODEC_PORT", settings.codec_port, "codec server")
     check_free([temporal, ui, api, codec])
-    var = Path(os.environ.get("DUNNING_VAR_DIR") or ROOT / "var").resolve()
+    var = (settings.var_dir or ROOT / "var").resolve()
     var.mkdir(parents=True, exist_ok=True)
-    token = os.environ.get("DUNNING_API_TOKEN") or secrets.token_urlsafe(24)
-    codec_token = os.environ.get(CODEC_TOKEN_VARIABLE) or secrets.token_urlsafe(24)
-    codec_keys = kept_key(var, KEYS_VARIABLE, "codec-keys", lambda: new_key_entry("dev"))
+    token = settings.api_token or secrets.token_urlsafe(24)
+    codec_token = settings.codec_token or secrets.token_urlsafe(24)
+    codec_keys = kept_key(var, settings.codec_keys, "codec-keys", lambda: new_key_entry("dev"))
     address = f"{HOST}:{temporal.number}"
     ui_url = f"http://{HOST}:{ui.number}"
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": address,
         "DUNNING_API_TOKEN": token,
-        KEY_VARIABLE: kept_key(var, KEY_VARIABLE, "tracking-key", new_key),
+        KEY_VARIABLE: kept_key(var, settings.tracking_key, "tracking-key", new_key),
         KEYS_VARIABLE: codec_keys,
         CODEC_TOKEN_VARIABLE: codec_token,
         ORIGINS_VARIABLE: ui_url,
@@ -163,6 +188,7 @@ def main() -> None:
         wait_for_port(codec, codec_server)
         wait_for_port(temporal, server)
         wait_for_port(ui, server)
+        set_retention(address)
         processes.append(subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env))
         ingress = subprocess.Popen(
             [venv_binary("dunning"), "serve", "--host", HOST, "--port", str(api.number)], cwd=ROOT, env=env

@@ -159,6 +159,12 @@ class CaseCore(BaseModel):
         return self._ladder[1]
 
     @property
+    def handover(self) -> str | None:
+        """Where the policy hands this case over, or None for the operator's setting."""
+        destination = self.policy.handover_for(self.segment, self.amount)
+        return destination.value if destination is not None else None
+
+    @property
     def hours(self) -> SendHours:
         return self.policy.send_hours.window
 

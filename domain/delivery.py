@@ -72,6 +72,8 @@ class HandoverRequest(BaseModel):
     # The messages the case can prove it sent, whose documents and proofs go into the dossier. Empty
     # in hand-overs scheduled before the dossier carried them.
     messages: list[SentMessage] = []
+    # "court" or "collection_agency" as the case's policy says; None: the operator's setting.
+    destination: str | None = None
 
 
 class DeliveryStatus(StrEnum):

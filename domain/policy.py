@@ -13,7 +13,7 @@ from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.calendar import SendHours
 from domain.ladder import Channel, Step
@@ -34,6 +34,14 @@ class Hours(Strict):
     start: time = time(9, 0)
     end: time = time(18, 0)
     business_days_only: bool = True
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _local_time(cls, value: object) -> object:
+        # A number would be read as seconds since midnight, UTC: an hour is written as one, in Paris.
+        if isinstance(value, int | float) or (isinstance(value, time) and value.tzinfo is not None):
+            raise ValueError("a Paris time of day, written HH:MM:SS without offset")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Hours:
@@ -56,11 +64,11 @@ class Pauses(Strict):
 
 
 class Handover(StrEnum):
-    """Where a case goes at its last step."""
+    """Where a case goes at its last step (the operator names the agency: DUNNING_AGENCY_NAME, _EMAIL)."""
 
-    # A dossier for an injonction de payer (activities/litigation).
+    # A dossier for an injonction de payer (activities/litigation), to the person who files it.
     COURT = "court"
-    # The same dossier, sent to a collection agency that takes the claim over.
+    # The same dossier, to the collection agency that takes the claim over (seed 001: bad faith).
     COLLECTION_AGENCY = "collection_agency"
 
 
@@ -82,6 +90,8 @@ class Route(Strict):
     ladder: str
     amount_from: Decimal | None = Field(default=None, ge=0)
     amount_below: Decimal | None = Field(default=None, gt=0)
+    # Where these cases are handed over, when not where the policy sends the others.
+    handover: Handover | None = None
 
     def matches(self, segment: Segment, amount: Decimal) -> bool:
         return (
@@ -104,7 +114,8 @@ class Policy(Strict):
     pauses: Pauses = Pauses()
     # The days a formal notice gives the debtor, counted from its presentation (customary: 8).
     formal_notice_deadline_days: int = Field(default=8, ge=1, le=60)
-    handover: Handover = Handover.COURT
+    # Unset: where the operator's DUNNING_HANDOVER_DESTINATION says.
+    handover: Handover | None = None
     # One message per customer listing every invoice at the same step, instead of one each.
     digest: bool = False
     segments: SegmentRules = SegmentRules()
@@ -143,6 +154,9 @@ class Policy(Strict):
 
     def ladder_name(self, segment: Segment, amount: Decimal) -> str:
         return self._route(segment, amount).ladder
+
+    def handover_for(self, segment: Segment, amount: Decimal) -> Handover | None:
+        return self._route(segment, amount).handover or self.handover
 
     def ladder_for(self, segment: Segment, amount: Decimal) -> tuple[Step, ...]:
         """The steps a case of this segment and amount takes, their amount conditions applied."""

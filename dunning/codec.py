@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from dunning.settings import CodecSettings
+
 KEYS_VARIABLE = "DUNNING_CODEC_KEYS"
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -81,7 +83,12 @@ class CodecKeys:
 
     @classmethod
     def from_env(cls) -> "CodecKeys":
-        text = os.environ.get(KEYS_VARIABLE, "").strip()
+        return cls.parse_setting(CodecSettings().keys)
+
+    @classmethod
+    def parse_setting(cls, text: str) -> "CodecKeys":
+        """The value of DUNNING_CODEC_KEYS; refused when empty."""
+        text = text.strip()
         if not text:
             raise CodecKeyError(
                 f"{KEYS_VARIABLE} is not set: payloads would reach the Temporal server in clear. Set it to"

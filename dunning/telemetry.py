@@ -1,12 +1,8 @@
 """The worker's Prometheus endpoint: the Temporal SDK's own metrics (task latencies, slots, polls) and the
-product's (activities/metrics.py), all from the runtime's exporter on DUNNING_WORKER_METRICS_ADDRESS.
-Off when the setting is empty, which is the default."""
-
-import os
+product's (activities/metrics.py), all from the runtime's exporter on DUNNING_WORKER_METRICS_ADDRESS
+(`WorkerSettings.metrics_address`). Off when the setting is empty, which is the default."""
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-
-METRICS_ADDRESS_VARIABLE = "DUNNING_WORKER_METRICS_ADDRESS"
 
 
 def metrics_runtime(bind_address: str) -> Runtime:
@@ -16,9 +12,9 @@ def metrics_runtime(bind_address: str) -> Runtime:
     )
 
 
-def install_worker_metrics() -> str | None:
+def install_worker_metrics(address: str | None) -> str | None:
     """Make every client of this process report to the exporter, if an address is set; returns it."""
-    address = os.environ.get(METRICS_ADDRESS_VARIABLE, "").strip()
+    address = (address or "").strip()
     if address:
         Runtime.set_default(metrics_runtime(address))
     return address or None

@@ -12,12 +12,9 @@ stores are SQLite connections bound to the thread that opened them.
 """
 
 import json
-import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
@@ -27,15 +24,14 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.models import CaseStatus, Stage
-from domain.policy import Policy
 from dunning.client import connect
 from dunning.codec import CodecKeys
-from dunning.policy_source import configured_policy
 from dunning.rates import penalty_policy
-from dunning.settings import PenaltySettings, TemporalSettings
+from dunning.settings import IngressSettings as IngressSettings  # where the API and its callers found it
+from dunning.settings import PenaltySettings
 from starter import cases, metrics
 from starter.bank import BankFileRejected, Journal, LineReason, ReconciliationReport
-from starter.body_limit import MIB, BodyLimit, limit_from_env
+from starter.body_limit import BodyLimit
 from starter.call_log import CallLog, log_call
 from starter.dispatch import Dispatcher
 from starter.events import EVENT, EVENT_BATCH, Event, describe_errors
@@ -44,25 +40,10 @@ from starter.penalties_api import penalties_router
 from starter.reconcile import AlreadySettled, assign_line, import_bank_file, journal_path
 from starter.reports import reports_router
 from starter.store import IngressStore
-from starter.webhooks import WebhookSettings
 from starter.webhooks import router as webhook_router
 
 _MAX_BATCH = 1000
 BANK_STATEMENTS_PATH = "/bank-statements"
-
-
-@dataclass(frozen=True)
-class IngressSettings:
-    api_token: str = field(default_factory=lambda: os.environ.get("DUNNING_API_TOKEN", ""))
-    var_dir: Path = field(default_factory=lambda: Path(os.environ.get("DUNNING_VAR_DIR") or "var"))
-    temporal: TemporalSettings = field(default_factory=TemporalSettings)
-    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
-    concurrency: int = 16
-    # A batch of _MAX_BATCH invoices is about 1 MB; a month of camt.053 for a busy account a few MB.
-    max_body_bytes: int = field(default_factory=lambda: limit_from_env("DUNNING_MAX_BODY_BYTES", 2 * MIB))
-    max_bank_file_bytes: int = field(default_factory=lambda: limit_from_env("DUNNING_MAX_BANK_FILE_BYTES", 20 * MIB))
-    # The policy new cases start with, read once: a bad file stops the process at start, naming it.
-    policy: Policy = field(default_factory=configured_policy)
 
 
 class EventResult(BaseModel):

@@ -9,7 +9,6 @@ Starlette's own limit (`max_body_size`) answers a bare "Content Too Large"; this
 the setting that moves it.
 """
 
-import os
 from collections.abc import Callable
 
 from fastapi import HTTPException, status
@@ -17,15 +16,6 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MIB = 1024 * 1024
-
-
-def limit_from_env(variable: str, default: int) -> int:
-    text = os.environ.get(variable, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) == 0:
-        raise ValueError(f"{variable}={text!r} is not a positive number of bytes")
-    return int(text)
 
 
 def _message(limit: int, variable: str) -> str:

@@ -1,7 +1,8 @@
 """`dunning`: the ingress CLI (billing events, invoices, bank files, cases, the HTTP API).
 
-Settings come from the environment: TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / DUNNING_TASK_QUEUE
-(`dunning.settings`), DUNNING_VAR_DIR for the local stores, DUNNING_API_TOKEN for `dunning serve`.
+Settings come from the environment (`dunning.settings`, all checked before any command runs):
+TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / DUNNING_TASK_QUEUE, DUNNING_VAR_DIR for the local stores,
+DUNNING_API_TOKEN for `dunning serve`.
 Exit codes: 0 done, 1 input rejected or partly failed, 2 usage error.
 """
 
@@ -26,7 +27,8 @@ from domain.models import CallOutcome, CaseStatus, NextAction, NonPaymentReason,
 from dunning.client import connect
 from dunning.codec import CodecKeyError
 from dunning.logs import configure_logging
-from starter import cases, penalties_cli, report_cli
+from dunning.settings import Settings, SettingsError
+from starter import cases, penalties_cli, purge_cli, report_cli
 from starter.api import IngressSettings, create_app
 from starter.bank import BankFileRejected, Journal, ReconciliationReport
 from starter.call_log import CallLog, log_call
@@ -41,6 +43,7 @@ from starter.importer import (
     parse_invoice_csv,
     parse_invoice_jsonl,
 )
+from starter.listing import Column, Listing, Output, OutputOption, emit
 from starter.reconcile import AlreadySettled, assign_line, import_bank_file, journal_path
 from starter.store import IngressStore
 from starter.templates_cli import templates_app
@@ -58,10 +61,22 @@ app.add_typer(templates_app, name="templates")
 app.command("penalties")(penalties_cli.penalties)
 app.add_typer(penalties_cli.rates_app, name="rates")
 app.command("report")(report_cli.report)
+app.add_typer(purge_cli.purge_app, name="purge")
 
 console = Console()
 errors = Console(stderr=True)
 _T = TypeVar("_T")
+
+
+@app.callback()
+def _settings_first() -> None:
+    # Each command reads its own section; a bad value anywhere stops every command, naming it.
+    try:
+        Settings.load()
+    except SettingsError as error:
+        errors.print(f"not started: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from error
+
 
 Concurrency = Annotated[int, typer.Option(min=1, max=256, help="cases started or signalled in parallel")]
 ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
@@ -150,27 +165,38 @@ def events_import(
 
 
 @events_app.command("held")
-def events_held() -> None:
+def events_held(output: OutputOption = Output.TABLE) -> None:
     """Events waiting for their invoice (pending) or refused by a closed case (closed)."""
+    listing = Listing(
+        [
+            Column("kept_as", "kept as"),
+            Column("invoice_id", "invoice", key=True),
+            Column("event_id", "event", key=True),
+            Column("signal", "signal"),
+            Column("since", "since (Paris)"),
+            Column("reason", "reason"),
+        ]
+    )
     with IngressStore.in_dir(IngressSettings().var_dir) as store:
-        table = Table("kept as", "invoice", "event / signal", "since (Paris)", "reason")
         for pending in store.all_pending():
-            table.add_row(
+            listing.add(
                 "pending",
                 pending.invoice_id,
-                f"{pending.event_id} ({pending.signal_name})",
-                _paris(datetime.fromisoformat(pending.received_at)),
+                pending.event_id,
+                pending.signal_name,
+                datetime.fromisoformat(pending.received_at),
                 "no case yet: applied when its invoice.created arrives",
             )
         for closed in store.closed_events():
-            table.add_row(
+            listing.add(
                 "closed",
                 closed.invoice_id,
-                f"{closed.event_id} ({closed.name})",
-                _paris(datetime.fromisoformat(closed.received_at)),
+                closed.event_id,
+                closed.name,
+                datetime.fromisoformat(closed.received_at),
                 closed.reason,
             )
-    console.print(table)
+    emit(listing, output, console)
 
 
 def _paris(instant: datetime) -> str:
@@ -233,26 +259,35 @@ def bank_import(
 
 
 @bank_app.command("unmatched")
-def bank_unmatched() -> None:
+def bank_unmatched(output: OutputOption = Output.TABLE) -> None:
     """The bank lines no rule could place, with their line ids for `dunning bank assign`."""
+    listing = Listing(
+        [
+            Column("line_id", "line id", key=True),
+            Column("booked", "booked"),
+            Column("amount", "amount", justify="right"),
+            Column("currency", "cur."),
+            Column("payer", "payer"),
+            Column("text", "text"),
+            Column("reason", "reason"),
+        ]
+    )
     with Journal(journal_path(IngressSettings().var_dir)) as journal:
-        table = Table("booked", "amount", "payer", "text", "reason", "line id (for bank assign)")
-        queue = journal.unmatched()
-        # Wrapped, never cut: the id is copied into `dunning bank assign`.
-        table.columns[-1].overflow = "fold"
-        for item in queue:
+        for item in journal.unmatched():
             line = item.line
-            table.add_row(
-                str(line.booking_date or ""),
-                f"{line.amount} {line.currency}",
-                line.payer_name or "",
+            listing.add(
+                line.payment_id,
+                line.booking_date,
+                line.amount,
+                line.currency,
+                line.payer_name,
                 line.structured_reference or line.remittance_text,
                 item.reason,
-                line.payment_id,
             )
-    console.print(table)
-    for item in queue:
-        console.print(f"dunning bank assign -- {item.line.payment_id} INVOICE_ID", soft_wrap=True, highlight=False)
+    emit(listing, output, console)
+    if output is Output.TABLE:
+        for line_id, *_ in listing.rows:
+            console.print(f"dunning bank assign -- {line_id} INVOICE_ID", soft_wrap=True, highlight=False)
 
 
 @bank_app.command("assign")
@@ -376,6 +411,7 @@ def list_cases_command(
     stage: Annotated[Stage | None, typer.Option(help="e.g. formal_notice")] = None,
     customer_id: Annotated[str | None, typer.Option("--customer-id")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = cases.DEFAULT_LIMIT,
+    output: OutputOption = Output.TABLE,
 ) -> None:
     """Cases by stage and customer (Temporal visibility: lags a second or so)."""
 
@@ -391,31 +427,41 @@ def list_cases_command(
     except ValueError as error:
         errors.print(str(error), markup=False)
         raise typer.Exit(2) from error
-    table = Table(
-        "invoice", "stage", "customer", "amount due", "due", "next action (Paris)", "open calls", title="Cases"
+    listing = Listing(
+        [
+            Column("invoice_id", "invoice", key=True),
+            Column("stage", "stage"),
+            Column("customer_id", "customer"),
+            Column("amount_due", "amount due", justify="right"),
+            Column("due_date", "due"),
+            Column("next_step", "next action"),
+            Column("next_action_at", "at (Paris)"),
+            Column("open_calls", "open calls"),
+        ],
+        title="Cases",
     )
     for row in rows:
         known = next_actions.get(row.invoice_id)
-        if known is not None:
-            next_action = f"{known.step} {_paris(known.at)}"
-        else:  # the case did not answer: when, from visibility, without the step
-            next_action = _paris(row.next_action_at) if row.next_action_at else ""
-        table.add_row(
+        listing.add(
             row.invoice_id,
-            row.stage or "",
-            row.customer_id or "",
-            f"{row.amount_due:.2f}" if row.amount_due is not None else "",
-            f"{row.due_date:%Y-%m-%d}" if row.due_date else "",
-            next_action,
-            ", ".join(row.open_calls),
+            row.stage,
+            row.customer_id,
+            # A search attribute is a float: back to the cents it was published from.
+            Decimal(f"{row.amount_due:.2f}") if row.amount_due is not None else None,
+            row.due_date.date() if row.due_date else None,
+            known.step if known else None,
+            # A case that did not answer: when, from visibility, without the step.
+            known.at if known else row.next_action_at,
+            row.open_calls,
         )
-    console.print(table)
+    emit(listing, output, console)
 
 
 @calls_app.callback(invoke_without_command=True)
 def list_calls_command(
     ctx: typer.Context,
     scripts: Annotated[bool, typer.Option("--scripts", help="print what to ask on each call")] = False,
+    output: OutputOption = Output.TABLE,
 ) -> None:
     """Open call tasks waiting for a person; `dunning calls log` closes one."""
     if ctx.invoked_subcommand is not None:
@@ -425,11 +471,20 @@ def list_calls_command(
         return await cases.list_calls(await connect(IngressSettings().temporal))
 
     rows = _run(work())
-    table = Table("invoice", "customer", "call", "stage", title="Open calls")
+    listing = Listing(
+        [
+            Column("invoice_id", "invoice", key=True),
+            Column("customer_id", "customer"),
+            Column("step", "call"),
+            Column("stage", "stage"),
+            Column("script", "script", in_table=False),
+        ],
+        title="Open calls",
+    )
     for row in rows:
-        table.add_row(row.invoice_id, row.customer_id or "", row.step, row.stage or "")
-    console.print(table)
-    for step in sorted({row.step for row in rows}) if scripts else []:
+        listing.add(row.invoice_id, row.customer_id, row.step, row.stage, row.script)
+    emit(listing, output, console)
+    for step in sorted({row.step for row in rows}) if scripts and output is Output.TABLE else []:
         console.print(f"[bold]{step}[/]")
         for line in script_for(step):
             console.print(f"  - {line}", markup=False)

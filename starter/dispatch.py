@@ -7,7 +7,9 @@
 - Case unknown (NOT_FOUND, and describe finds no run): the signal is kept in the pending store.
   Signal-with-start is not possible since only `invoice.created` carries the workflow input.
 - Case closed (signal refused, describe finds a closed run; or `invoice.created` refused by
-  REJECT_DUPLICATE): kept in the closed store for a person and reported, never dropped.
+  REJECT_DUPLICATE): kept in the closed store for a person and reported, never dropped. So is an
+  event for a case the closure register knows (`starter.closures`) and the server has forgotten
+  since (namespace retention): a case never runs twice.
 - `call.logged` for a case settled since (running while it watches for a reversal, its call tasks
   closed): ignored, and the reason returned; the event id stays unused, so the same event applies
   if sent again once a reversal reopens the case.
@@ -125,9 +127,14 @@ class Dispatcher:
                 self._locks[invoice_id] = (lock, users - 1)
 
     async def start(self, invoice: InvoiceInput, event_id: str) -> Applied:
-        try:
-            await start_case(self.client, invoice, self.task_queue, self.policy)
-        except WorkflowAlreadyStartedError:
+        # The register remembers a closed case after the server has forgotten it.
+        closed = self.store.closures.get(workflow_id_for(invoice.invoice_id)) is not None
+        if not closed:
+            try:
+                await start_case(self.client, invoice, self.task_queue, self.policy)
+            except WorkflowAlreadyStartedError:
+                closed = True
+        if closed:
             self.store.add_closed(
                 event_id,
                 invoice.invoice_id,
@@ -176,7 +183,7 @@ class Dispatcher:
             response = await self.client.workflow_service.describe_workflow_execution(request)
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
-                return "missing"
+                return "closed" if self.store.closures.get(workflow_id_for(invoice_id)) else "missing"
             raise
         running = response.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
         return "running" if running else "closed"

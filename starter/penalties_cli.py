@@ -24,6 +24,7 @@ from dunning.client import connect
 from dunning.rates import penalty_policy, rate_table, save_row
 from dunning.settings import PenaltySettings, TemporalSettings
 from starter import cases
+from starter.listing import Column, Listing, Output, OutputOption, Value, emit
 
 rates_app = typer.Typer(help="Late-payment rates by semester: list them, add a semester.", no_args_is_help=True)
 console = Console()
@@ -170,28 +171,43 @@ def _print(computed: PenaltyStatement) -> None:
 
 
 @rates_app.command("list")
-def rates_list() -> None:
+def rates_list(output: OutputOption = Output.TABLE) -> None:
     """Every semester's rates, with their source and whether they are packaged or the operator's."""
     policy = load_policy()
-    table = Table("semester", "MRO %", "B2B default %", "legal private %", "legal other %", "3 x other %", "origin")
+    listing = Listing(
+        [
+            Column("semester", "semester", key=True),
+            Column("starts_on", "from", in_table=False),
+            Column("mro_percent", "MRO %", justify="right"),
+            Column("b2b_default_percent", "B2B default %", justify="right"),
+            Column("legal_private_percent", "legal private %", show=_cell, justify="right"),
+            Column("legal_other_percent", "legal other %", show=_cell, justify="right"),
+            Column("floor_percent", "3 x other %", show=_cell, justify="right"),
+            Column("origin", "origin"),
+            Column("source", "source", in_table=False),
+        ]
+    )
     for row in policy.rates.rows:
-        table.add_row(
+        listing.add(
             row.label,
-            str(row.ecb_mro),
-            str(row.b2b_default),
-            _cell(row.legal_private),
-            _cell(row.legal_other),
-            _cell(row.floor),
+            row.starts_on,
+            row.ecb_mro,
+            row.b2b_default,
+            row.legal_private,
+            row.legal_other,
+            row.floor,
             "packaged" if row.origin == PACKAGED_ORIGIN else "operator",
+            row.source,
         )
-    console.print(table)
-    for row in policy.rates.rows:
-        console.print(f"{row.label}: {row.source}", markup=False, highlight=False, soft_wrap=True)
+    emit(listing, output, console)
+    if output is Output.TABLE:
+        for row in policy.rates.rows:
+            console.print(f"{row.label}: {row.source}", markup=False, highlight=False, soft_wrap=True)
     for warning in policy.rates.warnings(paris_date(datetime.now(PARIS))):
         errors.print(f"warning: {warning}", markup=False, highlight=False)
 
 
-def _cell(value: Decimal | None) -> str:
+def _cell(value: Value) -> str:
     return "missing" if value is None else str(value)
 
 

@@ -1,4 +1,5 @@
-"""`dunning report`: the aging report of the whole book, as tables, CSV or the JSON of GET /reports/aging."""
+"""`dunning report`: the aging report of the whole book, as tables, CSV, the JSON of GET /reports/aging, or
+a PNG chart (starter/aging_chart.py)."""
 
 import asyncio
 import csv
@@ -6,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,21 +24,33 @@ class Format(StrEnum):
     TABLE = "table"
     CSV = "csv"
     JSON = "json"
+    PNG = "png"
 
 
 def report(
     as_of: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="the day ages are counted on; default today (Paris)")
     ] = None,
-    output: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.TABLE,
+    output: Annotated[Format, typer.Option("--format", help="table, csv, json or png")] = Format.TABLE,
+    out: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="png: the file to write; default aging-AS_OF.png")
+    ] = None,
 ) -> None:
     """Open amounts by stage and age, DSO, recovery rate and days to pay per reminder step, litigation."""
+    if out is not None and output is not Format.PNG:
+        raise typer.BadParameter("only with --format png", param_hint="--out")
 
     async def work() -> AgingReport:
         return await book_report(await connect(IngressSettings().temporal), as_of.date() if as_of else None)
 
     aging = asyncio.run(work())
-    if output is Format.JSON:
+    if output is Format.PNG:
+        from starter.aging_chart import write_png  # matplotlib: only this format pays its import
+
+        path = out or Path(f"aging-{aging.as_of}.png")
+        write_png(aging, path)
+        typer.echo(f"aging chart written to {path}")
+    elif output is Format.JSON:
         sys.stdout.write(aging.model_dump_json(indent=2) + "\n")
     elif output is Format.CSV:
         writer = csv.writer(sys.stdout, lineterminator="\n")

@@ -21,6 +21,10 @@
 - `applied`: event ids already applied, so a repeated event is reported as a duplicate without a round
   trip. Only an optimisation and a count: the workflow deduplicates on the event id anyway, which is
   what makes a crash between applying and recording harmless.
+- `closure`: the closure register (`starter.closures`): which cases closed, when and how.
+
+`purge` deletes what a retention-expired case left here (`starter.retention`); the event ids in
+`applied` stay, so a repeated event is still recognised.
 """
 
 import json
@@ -31,8 +35,9 @@ from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 
-from domain.models import InvoiceInput
+from domain.models import InvoiceInput, workflow_id_for
 from starter import sqlite
+from starter.closures import ClosureRegister
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
@@ -104,6 +109,7 @@ class IngressStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite.connect(path, _SCHEMA)
+        self.closures = ClosureRegister(self._db)
 
     @classmethod
     def in_dir(cls, var_dir: Path) -> "IngressStore":
@@ -245,6 +251,44 @@ class IngressStore:
         """Invoices not retired: the candidates of bank matching, oldest recorded first."""
         rows = self._db.execute("SELECT body FROM invoice WHERE active = 1 ORDER BY rowid")
         return [InvoiceInput.model_validate_json(body) for (body,) in rows]
+
+    # ------------------------------------------------------------------------------------- retention
+
+    def purge(self, invoice_ids: Iterable[str], before: datetime, *, dry_run: bool = False) -> dict[str, int]:
+        """Delete what is kept of these invoices' cases, and the events received before `before` (a
+        late event for a purged case is kept its own full period); the number of rows per kind.
+
+        Also events that have waited since before `before` for a case never started. A dry run
+        counts the same and rolls back."""
+        cutoff = before.astimezone(UTC).isoformat()
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS purging (invoice_id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM purging")
+            db.executemany("INSERT OR IGNORE INTO purging VALUES (?)", [(i,) for i in invoice_ids])
+            chosen = "invoice_id IN (SELECT invoice_id FROM purging)"
+            never_started = (
+                "invoice_id NOT IN (SELECT invoice_id FROM invoice)"
+                " AND ? || invoice_id NOT IN (SELECT workflow_id FROM closure)"
+            )
+            counts = {
+                "pending events": db.execute(
+                    f"DELETE FROM pending WHERE received_at < ? AND ({chosen} OR ({never_started}))",
+                    (cutoff, workflow_id_for("")),
+                ).rowcount,
+                "closed-case events": db.execute(
+                    f"DELETE FROM closed WHERE received_at < ? AND {chosen}", (cutoff,)
+                ).rowcount,
+                "invoices": db.execute(f"DELETE FROM invoice WHERE {chosen}").rowcount,
+                "balances": db.execute(f"DELETE FROM snapshot WHERE {chosen}").rowcount,
+                "unconfirmed marks": db.execute(f"DELETE FROM unconfirmed WHERE {chosen}").rowcount,
+            }
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("ROLLBACK" if dry_run else "COMMIT")
+        return counts
 
 
 def _now() -> str:

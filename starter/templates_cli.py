@@ -15,7 +15,6 @@ from typing import Annotated
 import lxml.html
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from activities import email, sms
 from activities.letters import documents
@@ -28,6 +27,7 @@ from domain.models import InvoiceInput
 from domain.policy_file import DEFAULT, packaged
 from dunning.policy_source import configured_policy
 from dunning.settings import ChannelSettings
+from starter.listing import Column, Listing, Output, OutputOption, emit
 
 templates_app = typer.Typer(help="Message templates: list them, preview one for an invoice.", no_args_is_help=True)
 console = Console()
@@ -74,16 +74,23 @@ TemplateDir = Annotated[
 
 
 @templates_app.command("list")
-def list_templates(template_dir: TemplateDir = None) -> None:
+def list_templates(template_dir: TemplateDir = None, output: OutputOption = Output.TABLE) -> None:
     """Every template by step, channel and language, and which the operator's directory overrides."""
     directory = template_dir or ChannelSettings().template_dir
-    table = Table(title=f"templates (operator directory: {directory or 'none'})")
-    for column in ("step", "channel", "language", "source", "path"):
-        table.add_column(column, overflow="fold")
+    listing = Listing(
+        [
+            Column("step", "step", key=True),
+            Column("channel", "channel"),
+            Column("language", "language"),
+            Column("source", "source"),
+            Column("path", "path"),
+        ],
+        title=f"templates (operator directory: {directory or 'none'})",
+    )
     for t in template_files(directory):
         source = "overridden" if t.overridden and t.packaged else "operator" if t.overridden else "packaged"
-        table.add_row(t.name, t.folder, t.language, source, t.path)
-    console.print(table)
+        listing.add(t.name, t.folder, t.language, source, t.path)
+    emit(listing, output, console)
 
 
 def load_invoice(path: Path) -> InvoiceInput:

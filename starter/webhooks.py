@@ -18,10 +18,8 @@ other answer makes the provider retry, which helps only when Temporal is unreach
 import binascii
 import json
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -35,6 +33,7 @@ from twilio.request_validator import RequestValidator
 from domain.ladder import Channel
 from domain.tracking import MessageEvent, MessageEventKind
 from dunning.contract import SignalName
+from dunning.settings import WebhookSettings as WebhookSettings  # where the API and its tests found it
 from dunning.tracking_ref import CASE_REF_ARG, KEY_VARIABLE, TWILIO_CALLBACK_PATH, InvalidReference, TrackingRefs
 from starter.dispatch import Dispatcher
 
@@ -53,22 +52,6 @@ TWILIO_KINDS = {
     "undelivered": MessageEventKind.BOUNCED,
     "failed": MessageEventKind.BOUNCED,
 }
-
-
-def _optional(name: str) -> str | None:
-    return os.environ.get(name) or None
-
-
-@dataclass(frozen=True)
-class WebhookSettings:
-    # "Verification key" of SendGrid's signed Event Webhook (base64, no PEM armour).
-    sendgrid_public_key: str | None = field(default_factory=lambda: _optional("SENDGRID_WEBHOOK_PUBLIC_KEY"))
-    twilio_auth_token: str | None = field(default_factory=lambda: _optional("TWILIO_AUTH_TOKEN"))
-    # The public URL the worker gave Twilio: Twilio signs that one, not the one this server sees.
-    base_url: str | None = field(default_factory=lambda: _optional("DUNNING_WEBHOOK_BASE_URL"))
-    tracking_key: str | None = field(default_factory=lambda: _optional(KEY_VARIABLE))
-    # A signed SendGrid request older than this is refused: a captured one cannot be replayed later.
-    max_age: timedelta = timedelta(minutes=10)
 
 
 class WebhookResult(BaseModel):

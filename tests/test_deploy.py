@@ -7,16 +7,19 @@ import importlib.util
 import os
 import re
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
-from dunning import search_attributes
+from dunning import search_attributes, settings
 from dunning.binaries import venv_binary
+from dunning.health import split_address
 from starter.cli import app
 
 ROOT = Path(__file__).parent.parent
@@ -32,19 +35,13 @@ CODE = [
         for path in (ROOT / part).rglob("*.py")
     ),
 ]
-READS = re.compile(
-    r"""(?:environ\.get|getenv|_env|_optional_path|limit_from_env)\(\s*"([A-Z][A-Z0-9_]*)"|"""
-    r"""environ\[\s*"([A-Z][A-Z0-9_]*)"\s*\]|_VARIABLE\s*=\s*"([A-Z][A-Z0-9_]*)\""""
-)
+READS_ENVIRONMENT = re.compile(r"\bos\.environ\b|\bgetenv\(|\benviron\[")
 DUNNING_SERVICES = ("worker", "api", "codec-server")
 
 
 def variables_the_code_reads() -> set[str]:
-    names: set[str] = set()
-    for path in CODE:
-        for match in READS.finditer(path.read_text()):
-            names.update(group for group in match.groups() if group)
-    return names
+    """The settings' variables, and those the Temporal SDK reads for its profiles."""
+    return settings.variables() | settings.PROFILE_VARIABLES
 
 
 def compose() -> dict[str, Any]:
@@ -58,11 +55,15 @@ def cli_type(key: SearchAttributeKey[Any]) -> str:
     return "".join(word.capitalize() for word in words)
 
 
-def test_the_code_reading_scan_finds_the_settings() -> None:
-    # The scan below is what the other tests trust: it must see reads of each kind.
+def test_only_the_settings_read_the_environment() -> None:
+    # What the other tests trust: a variable read anywhere else would escape variables_the_code_reads().
+    readers = [path.relative_to(ROOT) for path in CODE if READS_ENVIRONMENT.search(path.read_text())]
+    assert readers == []
     assert {"DUNNING_LEDGER_URL", "TEMPORAL_ADDRESS", "DUNNING_CODEC_KEYS", "DUNNING_MAX_BODY_BYTES"} <= (
         variables_the_code_reads()
     )
+    # Nested sections (the creditor in the channels) are walked too.
+    assert {"DUNNING_CREDITOR_NAME", "MERCI_FACTEUR_MODE", "DUNNING_AGENCY_NAME"} <= variables_the_code_reads()
 
 
 def test_compose_has_temporal_on_postgresql_and_every_part_of_the_service() -> None:
@@ -74,11 +75,31 @@ def test_compose_has_temporal_on_postgresql_and_every_part_of_the_service() -> N
     for name, service in services.items():
         image = service["image"]
         assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", image), f"{name}: image {image} is not pinned to a version"
-    for name in ("postgresql", "temporal", "api", "codec-server"):
+    for name in ("postgresql", "temporal", "worker", "api", "codec-server"):
         assert "test" in services[name]["healthcheck"], name
     for name in DUNNING_SERVICES:
         assert services[name]["image"] == "dunning:0.1.0"
         assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
+
+
+def test_the_worker_is_probed_where_it_serves_its_probes() -> None:
+    # tests/test_worker_health.py runs compose's command against a real worker.
+    worker = compose()["services"]["worker"]
+    host, port = split_address(worker["environment"]["DUNNING_WORKER_HEALTH_ADDRESS"])
+    assert host == "0.0.0.0"  # the kubelet and compose's healthcheck both reach it
+    assert f"http://127.0.0.1:{port}/healthz" in " ".join(worker["healthcheck"]["test"])
+    assert worker["healthcheck"]["start_period"]
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert isinstance(values["worker"]["healthPort"], int)
+    template = (CHART / "templates" / "worker.yaml").read_text()
+    assert (
+        '- name: DUNNING_WORKER_HEALTH_ADDRESS\n              value: "0.0.0.0:{{ .Values.worker.healthPort }}"'
+        in template
+    )
+    assert re.search(r"- name: health\n\s+containerPort: \{\{ .Values.worker.healthPort }}", template)
+    probes = dict(re.findall(r"(\w+Probe):\n\s+httpGet: \{path: (\S+), port: health\}", template))
+    assert probes == {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
 
 
 def test_compose_runs_what_the_image_has() -> None:
@@ -105,7 +126,7 @@ def test_the_helm_chart_sets_only_variables_the_code_reads() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     templates = "\n".join(path.read_text() for path in (CHART / "templates").glob("*.yaml"))
     set_by_chart = set(values["env"]) | set(values["worker"]["env"]) | set(values["api"]["env"])
-    set_by_chart |= set(values["codecServer"]["env"])
+    set_by_chart |= set(values["codecServer"]["env"]) | set(values["purge"]["env"])
     set_by_chart |= set(re.findall(r"- name: ([A-Z][A-Z0-9_]*)", templates))
     set_by_chart |= set(re.findall(r"key: ([A-Z][A-Z0-9_]*)", templates))
     assert {"TEMPORAL_ADDRESS", "DUNNING_CODEC_KEYS", "DUNNING_CODEC_TOKEN"} <= set_by_chart
@@ -113,6 +134,10 @@ def test_the_helm_chart_sets_only_variables_the_code_reads() -> None:
     assert not unknown, f"the chart sets {sorted(unknown)}, which no code reads"
     assert values["worker"]["replicas"] > 1
     assert values["searchAttributesJob"]["enabled"] is True
+    # The purge runs where the stores are, as the CLI the image installs.
+    assert values["purge"]["enabled"] is True
+    assert 'command: ["dunning", "purge"]' in templates
+    assert any(command.name == "purge" for command in app.registered_groups)
 
 
 def test_the_search_attribute_job_creates_exactly_the_attributes_the_workflows_upsert() -> None:
@@ -164,6 +189,18 @@ async def test_the_search_attribute_job_sets_up_a_fresh_namespace_and_can_run_ag
             )
             output, _ = await job.communicate()
             assert job.returncode == 0, output.decode()
+        # An existing namespace (the dev server's `default` keeps one day) gets the retention too.
+        default = {**environment, "TEMPORAL_NAMESPACE": "default"}
+        job = await asyncio.create_subprocess_exec(
+            "sh", str(SCRIPT), env=default, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        output, _ = await job.communicate()
+        assert job.returncode == 0, output.decode()
+        for namespace in ("dunning-deploy-test", "default"):
+            described = await env.client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=namespace)
+            )
+            assert described.config.workflow_execution_retention_ttl.ToTimedelta() == timedelta(days=30)
         listed = await env.client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace="dunning-deploy-test")
         )

@@ -145,6 +145,17 @@ def test_launch_prints_the_exports_that_reach_this_instance(tmp_path: Path) -> N
             payloads = json_format.Parse(response.read(), Payloads()).payloads
         assert converter.payload_converter.from_payloads(payloads) == ["F-2026-0042"]
 
+        # Closed cases stay on the server 30 days, as in the deployments, not the dev server's one.
+        describe = ["operator", "namespace", "describe", "--namespace", "default", "--output", "json"]
+        described = subprocess.run(
+            [venv_binary("temporal"), *describe, "--address", env["TEMPORAL_ADDRESS"]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert json.loads(described.stdout)["config"]["workflowExecutionRetentionTtl"] == f"{30 * 24 * 3600}s"
+
         # The CLI with the exports talks to this instance's server.
         cli = subprocess.run(
             [venv_binary("dunning"), "cases"],

@@ -230,6 +230,28 @@ def test_an_agency_gets_the_dossier_addressed_to_it_without_a_requete(tmp_path: 
     assert "R124-4" in note
 
 
+def test_the_cases_policy_chooses_the_destination_over_the_operators_default(tmp_path: Path) -> None:
+    handover = make_handover(CaseFile(tmp_path / "cases"))
+    agency_by_policy = handover.model_copy(update={"destination": "collection_agency"})
+    configured = HandoverSettings(agency_name="Recouvra SAS", agency_email="dossiers@recouvra.example")
+    assert configured.destination == "court"
+    delivery = ActivityEnvironment().run(litigation(tmp_path, configured).hand_over_to_litigation, agency_by_policy)
+    assert delivery.recipient == "agency: Recouvra SAS <dossiers@recouvra.example>"
+    court_by_policy = make_handover(CaseFile(tmp_path / "again" / "cases")).model_copy(update={"destination": "court"})
+    to_court = ActivityEnvironment().run(
+        litigation(tmp_path / "again", AGENCY).hand_over_to_litigation, court_by_policy
+    )
+    assert str(to_court.recipient).startswith("court: ")
+
+
+def test_a_policy_naming_an_agency_none_is_configured_for_holds_the_hand_over(tmp_path: Path) -> None:
+    handover = make_handover(CaseFile(tmp_path / "cases")).model_copy(update={"destination": "collection_agency"})
+    with pytest.raises(ApplicationError, match="none is configured") as raised:
+        ActivityEnvironment().run(litigation(tmp_path).hand_over_to_litigation, handover)
+    assert raised.value.non_retryable
+    assert not (tmp_path / "dossiers").exists() or not list((tmp_path / "dossiers").glob("*.zip"))
+
+
 def test_an_altered_letter_in_the_case_file_stops_the_hand_over(tmp_path: Path) -> None:
     handover = make_handover(CaseFile(tmp_path / "cases"))
     notice = handover.messages[1]

@@ -1,6 +1,8 @@
 """`dunning penalties` for any invoice and `dunning rates`, without a Temporal server: exact JSON, the
 table, usage errors, the operator's rates file (add, list, override, malformed line named)."""
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -196,3 +198,25 @@ def test_a_malformed_rates_file_is_refused_naming_its_line(var_dir: Path, monkey
         assert result.exit_code == 1
         assert f"{rates} line 3: 7 cells where 6 columns are expected" in " ".join(result.stderr.split())
     assert rates.read_text().count("\n") == 3  # nothing added to a broken file
+
+
+def test_rates_list_for_scripts_gives_exact_percentages_and_the_source() -> None:
+    as_json, as_csv = (run("rates", "list", "--output", kind) for kind in ("json", "csv"))
+    assert as_json.exit_code == as_csv.exit_code == 0, as_json.output + as_csv.output
+    rows = json.loads(as_json.stdout)
+    by_semester = {row["semester"]: row for row in rows}
+    assert by_semester["2026 S1"] == {
+        "semester": "2026 S1",
+        "starts_on": "2026-01-01",
+        "mro_percent": "2.15",
+        "b2b_default_percent": "12.15",
+        "legal_private_percent": "6.67",
+        "legal_other_percent": "2.62",
+        "floor_percent": "7.86",
+        "origin": "packaged",
+        "source": "juriblio.fr arrete 15-12-2025 (legal rate 2026 S1); ECB MRO 11-06-2025",
+    }
+    assert by_semester["2026 S2"]["legal_other_percent"] is None  # not published yet: null, not "missing"
+    lines = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [line["semester"] for line in lines] == [row["semester"] for row in rows]
+    assert next(line for line in lines if line["semester"] == "2026 S2")["legal_other_percent"] == ""

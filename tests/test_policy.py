@@ -7,7 +7,7 @@ import pytest
 
 from domain.ladder import Channel
 from domain.models import Segment
-from domain.policy import Policy
+from domain.policy import Handover, Policy
 from domain.policy_file import DEFAULT, PolicyError, load_policy, packaged, parse_policy
 from tests.ladders import DEFAULT_POLICY, LEGACY_POLICY
 
@@ -181,3 +181,10 @@ def test_a_broken_toml_file_names_its_line(tmp_path: Path) -> None:
 
 def test_the_packaged_default_is_what_new_cases_get() -> None:
     assert packaged(DEFAULT) is DEFAULT_POLICY
+
+
+def test_a_route_may_hand_its_cases_to_the_collection_agency() -> None:
+    policy = load_policy(SAMPLES / "by-amount.toml")
+    assert policy.handover_for(Segment.BAD_PAYER, Decimal("900")) is Handover.COLLECTION_AGENCY
+    assert policy.handover_for(Segment.STANDARD, Decimal("900")) is Handover.COURT
+    assert DEFAULT_POLICY.handover_for(Segment.BAD_PAYER, Decimal("900")) is None

@@ -85,3 +85,19 @@ def test_preview_refuses_what_has_no_pdf_and_unknown_steps(tmp_path: Path) -> No
     unknown = runner.invoke(app, ["templates", "preview", "level9_pigeon", "--invoice", invoice])
     assert unknown.exit_code == 2
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_list_as_json_names_each_file(tmp_path: Path) -> None:
+    (tmp_path / "sms" / "en").mkdir(parents=True)
+    (tmp_path / "sms" / "en" / "level2_sms.txt").write_text("x")
+    result = runner.invoke(app, ["templates", "list", "--template-dir", str(tmp_path), "--output", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {
+        "step": "level2_sms",
+        "channel": "sms",
+        "language": "en",
+        "source": "overridden",
+        "path": "sms/en/level2_sms.txt",
+    } in rows
+    assert all(row["source"] == "packaged" for row in rows if row["path"] != "sms/en/level2_sms.txt")

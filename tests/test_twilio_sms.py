@@ -19,13 +19,13 @@ from domain.calendar import PARIS, send_slot, send_window_closes
 from domain.case import CaseState
 from domain.delivery import DeliveryStatus, MessageRequest
 from domain.ladder import Channel
-from dunning.settings import ChannelSettings, Creditor
+from dunning.settings import ChannelSettings, Creditor, SettingsError
 from dunning.tracking_ref import TrackingRefs, new_key
 from tests.conftest import Harness, advance_to, clear_due_date, close_case, make_invoice
 from tests.fake_http import running
 from tests.fake_twilio import FakeTwilio, RedirectedHttpClient
 from tests.ladders import DEFAULT_POLICY
-from worker import MAX_CONCURRENT_ACTIVITIES, SettingsError, build_activities, build_worker
+from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
 from workflows.invoice_dunning import InvoiceDunning
 
 SID = "AC" + "0" * 32

@@ -231,7 +231,10 @@ class InvoiceDunning:
         argument: MessageRequest | HandoverRequest = message
         if channel is Channel.LITIGATION:
             argument = HandoverRequest(
-                message=message, actions=self.case.actions, messages=[*self.case.messages.values()]
+                message=message,
+                actions=self.case.actions,
+                messages=[*self.case.messages.values()],
+                destination=self.case.handover,
             )
         activity_name, timeout = ACTIVITY_FOR_CHANNEL[channel]
         now = workflow.now()

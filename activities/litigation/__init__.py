@@ -115,20 +115,37 @@ class LitigationActivities:
 
     def render(self, handover: HandoverRequest) -> Dossier:
         request = handover.message
-        built = self._builder.build(handover, self._evidence(handover.messages))
-        if self._settings.destination == "agency":
+        destination = self._destination(handover)
+        built = self._builder.build(handover, self._evidence(handover.messages), destination)
+        if destination == "agency":
             addressee = f"{self._settings.agency_name} <{self._settings.agency_email}>"
         else:
             addressee = built.court.addressee
         return Dossier(
             message_id=request.message_id,
             invoice_id=request.invoice_id,
-            destination=self._settings.destination,
+            destination=destination,
             addressee=addressee,
             archive=built.archive,
             file_name=f"dossier-{quote(request.invoice_id, safe='')}-{request.message_id}.zip",
             notes=built.notes,
         )
+
+    def _destination(self, handover: HandoverRequest) -> str:
+        """The case's policy decides; without a word from it (older cases), the operator's setting."""
+        if handover.destination is None:
+            return self._settings.destination
+        if handover.destination == "court":
+            return "court"
+        if not (self._settings.agency_name and self._settings.agency_email):
+            # Not retried: a person configures the agency (or changes the policy), the case holds.
+            raise ApplicationError(
+                "the policy hands this case to a collection agency and none is configured"
+                " (DUNNING_AGENCY_NAME, DUNNING_AGENCY_EMAIL)",
+                type="NoAgency",
+                non_retryable=True,
+            )
+        return "agency"
 
     def _evidence(self, messages: list[SentMessage]) -> list[Evidence]:
         """The documents the trail names, read back from the case file and checked against the

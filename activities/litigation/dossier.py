@@ -110,11 +110,11 @@ class DossierBuilder:
         self._templates = template_environment(TEMPLATES)
         self._templates.filters.update(money=money, day=day, moment=moment, percent=percent)
 
-    def build(self, handover: HandoverRequest, evidence: list[Evidence]) -> Built:
+    def build(self, handover: HandoverRequest, evidence: list[Evidence], destination: str) -> Built:
         request = handover.message
         claim = claim_of(handover)
         court = competent_court(request.customer, request.as_of)
-        to_agency = self._settings.destination == "agency"
+        to_agency = destination == "agency"
         values: dict[str, Any] = {
             "r": request,
             "h": handover,

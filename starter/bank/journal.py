@@ -74,6 +74,17 @@ CREATE TABLE IF NOT EXISTS outbox (
     signalled_at TEXT
 );
 """
+# Old lines with a payer's details, allocated to the invoices being purged only (or to none).
+_REDACT_LINES = """
+UPDATE line SET body = json_set(body, '$.payer_name', NULL, '$.payer_iban', NULL, '$.remittance_text', '')
+WHERE imported_at < ?
+AND (json_extract(body, '$.payer_name') IS NOT NULL OR json_extract(body, '$.payer_iban') IS NOT NULL
+     OR json_extract(body, '$.remittance_text') != '')
+AND NOT EXISTS (
+    SELECT 1 FROM allocation a
+    WHERE a.line_id = line.payment_id AND a.invoice_id NOT IN (SELECT invoice_id FROM purging)
+)
+"""
 _SIGNAL: TypeAdapter[Allocation | Reversal] = TypeAdapter(Signal)
 _CHUNK = 500  # stays under SQLite's limit on bound parameters
 
@@ -188,6 +199,45 @@ class Journal:
             self._record_allocation(allocation, line.payer_iban)
             self._db.execute("UPDATE unmatched SET status = 'assigned' WHERE line_id = ?", (line_id,))
         return allocation
+
+    def purge(self, invoice_ids: Iterable[str], before: datetime, *, dry_run: bool = False) -> dict[str, int]:
+        """Remove the payers' personal data of these invoices and of old unmatched lines; the rows per kind.
+
+        A line imported before `before` loses its payer's name, IBAN and remittance text when it is
+        allocated to these invoices only, or to none (an unmatched or reversal line): its ids, amount and
+        fingerprint stay, so the same bank file imported again is still found a duplicate. The unmatched
+        queue drops its entries imported before `before`. Allocations to these invoices lose the payer's
+        IBAN and text; their amounts, invoice and customer ids stay (the bank reconciliation is an
+        accounting record). Signals already sent for these invoices leave the outbox. A dry run rolls back.
+        """
+        cutoff = before.astimezone(UTC).isoformat()
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS purging (invoice_id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM purging")
+            db.executemany("INSERT OR IGNORE INTO purging VALUES (?)", [(i,) for i in invoice_ids])
+            chosen = "invoice_id IN (SELECT invoice_id FROM purging)"
+            counts = {
+                "unmatched entries": db.execute(
+                    "DELETE FROM unmatched WHERE line_id IN (SELECT payment_id FROM line WHERE imported_at < ?)",
+                    (cutoff,),
+                ).rowcount,
+                "payer details of lines": db.execute(_REDACT_LINES, (cutoff,)).rowcount,
+                "payer details of allocations": db.execute(
+                    "UPDATE allocation SET payer_iban = NULL, body = json_set(body, '$.reference', '')"
+                    f" WHERE {chosen} AND (payer_iban IS NOT NULL OR json_extract(body, '$.reference') != '')"
+                ).rowcount,
+                "signals sent": db.execute(
+                    "DELETE FROM outbox WHERE signalled_at IS NOT NULL"
+                    " AND json_extract(body, '$.invoice_id') IN (SELECT invoice_id FROM purging)"
+                ).rowcount,
+            }
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("ROLLBACK" if dry_run else "COMMIT")
+        return counts
 
     def _record_allocation(self, allocation: Allocation, payer_iban: str | None) -> None:
         self._db.execute(

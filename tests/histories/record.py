@@ -22,7 +22,17 @@ from temporalio.testing import WorkflowEnvironment
 from domain.calendar import paris_date, send_slot
 from domain.digest import digest_workflow_id
 from domain.ladder import Channel
-from domain.models import CallLogged, DisputeOpened, DisputeResolved, PaymentReceived, PromiseToPay
+from domain.models import (
+    CallLogged,
+    DisputeOpened,
+    DisputeResolved,
+    EscalationApproved,
+    EscalationHeld,
+    PaymentReceived,
+    PromiseToPay,
+)
+from domain.policy import PolicyChanged
+from domain.policy_file import load_policy
 from domain.tracking import MessageEvent
 from dunning import search_attributes
 from dunning.binaries import venv_binary
@@ -143,6 +153,23 @@ async def customer_digest(client: Client, queue: str, env: WorkflowEnvironment, 
     return handle
 
 
+async def policy_steering(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
+    # A key account's case moved to another policy, whose formal notice a person holds, then approves.
+    invoice = make_invoice(
+        due, invoice_id="2026-12-policy-approval", amount="25000.00", customer={"segment": "strategic"}
+    )
+    handle = await start_case(client, invoice, queue, DEFAULT_POLICY)
+    await env.sleep(send_slot(due + timedelta(days=2)) + timedelta(hours=1) - await env.get_current_time())
+    by_amount = load_policy(HERE.parent.parent / "samples" / "policies" / "by-amount.toml")
+    await handle.signal(InvoiceDunning.policy_changed, PolicyChanged(policy=by_amount, event_id="policy-1"))
+    await env.sleep(send_slot(due + timedelta(days=60)) + timedelta(hours=1) - await env.get_current_time())
+    await handle.signal(InvoiceDunning.escalation_held, EscalationHeld(by="controller-7", reason="visit planned"))
+    await env.sleep(timedelta(days=2))
+    await handle.signal(InvoiceDunning.escalation_approved, EscalationApproved(by="controller-7"))
+    await handle.result()
+    return handle
+
+
 RECORDERS = {
     "2026-11-litigation": litigation,
     "2026-11-dispute-credit-promise-paid": events,
@@ -159,6 +186,9 @@ RECORDERS = {
     # Policy digest: a case's e-mails handed to its customer's digest, and that digest's own history.
     "2026-12-digested-case": digested_case,
     "2026-12-customer-digest": customer_digest,
+    # Policies: a case started with its policy in its input, moved to another, a gated notice held
+    # then approved.
+    "2026-12-policy-approval": policy_steering,
 }
 
 

@@ -21,9 +21,12 @@ from starter.reconcile import import_bank_file, open_invoices
 from tests.conftest import TRACKING_KEY, Harness, close_case, make_invoice, start_dev_server
 from tests.fake_sendgrid import FakeSendGrid
 from tests.ingress.conftest import FIXTURES, created, event, invoke, status_of
+from tests.ingress.listings import outputs, same_rows
 from workflows.invoice_dunning import InvoiceDunning
 
 ZERO = Decimal("0.00")
+# Longer than the line-id column of an 80-column table had room for.
+BANK_REF = "K-2026-11-30-0000000000000042"
 
 
 @pytest.fixture
@@ -202,7 +205,9 @@ async def test_malformed_files_are_rejected_with_entry_and_element(
 
 
 @pytest.mark.usefixtures("cli_env")
-async def test_bank_import_unmatched_and_assign(harness: Harness, tmp_path: Path) -> None:
+async def test_bank_import_unmatched_and_assign(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     today = await harness.today()
     invoice = make_invoice(today + timedelta(days=40), payment_reference=None)
     iid = invoice.invoice_id
@@ -213,7 +218,7 @@ async def test_bank_import_unmatched_and_assign(harness: Harness, tmp_path: Path
         "date,amount,reference,payer,bank_ref\n"
         f"{today},200.00,facture {iid},MARTIN,K-1\n"
         f"{today},abc,?,X,K-2\n"
-        f"{today},50.00,acompte,INCONNU,K-3\n"
+        f"{today},50.00,acompte,INCONNU,{BANK_REF}\n"
     )
     async with harness.worker():
         assert (await invoke("events", "import", str(events)))[0] == 0
@@ -229,11 +234,23 @@ async def test_bank_import_unmatched_and_assign(harness: Harness, tmp_path: Path
         assert "skipped: bank.csv line 3, amount: 'abc' is not an amount" in output
         assert (await status_of(harness, iid)).paid == Decimal("200.00")
 
-        code, output = await invoke("bank", "unmatched")
-        assert code == 0
-        assert "acompte" in output
-        line_id = "-/K-3"
-        assert line_id in output
+        monkeypatch.setenv("COLUMNS", "80")
+        table, as_json, as_csv = await outputs("bank", "unmatched")
+        line_id = f"-/{BANK_REF}"
+        # Whole on one line, where a person copies it from; the other columns wrapped to make room.
+        assert f"│ {line_id} │" in table
+        assert f"dunning bank assign -- {line_id} INVOICE_ID" in table
+        assert same_rows(as_json, as_csv) == [
+            {
+                "line_id": line_id,
+                "booked": str(today),
+                "amount": "50.00",
+                "currency": "EUR",
+                "payer": "INCONNU",
+                "text": "acompte",
+                "reason": json.loads(as_json)[0]["reason"],
+            }
+        ]
         # Lines of a CSV without an account IBAN have ids starting with "-": end the options first.
         code, output = await invoke("bank", "assign", "--", line_id, iid)
         assert code == 0, output

@@ -95,9 +95,9 @@ async def test_events_held_says_since_when_for_pending_events(harness: Harness, 
     assert code == 0
     [row] = [line for line in output.splitlines() if "h-pay" in line]
     cells = [cell.strip() for cell in row.split("│")[1:-1]]
-    assert cells[:2] == ["pending", "F-LATER"]
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", cells[3]), cells
-    assert "no case yet" in cells[4]
+    assert cells[:4] == ["pending", "F-LATER", "h-pay", "payment_received"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", cells[4]), cells
+    assert "no case yet" in cells[5]
 
 
 @pytest.mark.usefixtures("cli_env")

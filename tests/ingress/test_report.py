@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
@@ -32,7 +33,9 @@ async def book_api(dev: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[ht
         yield client
 
 
-async def test_the_aging_report_of_a_live_book(dev: WorkflowEnvironment, book_api: httpx.AsyncClient) -> None:
+async def test_the_aging_report_of_a_live_book(
+    dev: WorkflowEnvironment, book_api: httpx.AsyncClient, tmp_path: Path
+) -> None:
     today = paris_date(await dev.get_current_time())
     overdue = make_invoice(today - timedelta(days=40))
     early = make_invoice(today + timedelta(days=30))
@@ -77,3 +80,15 @@ async def test_the_aging_report_of_a_live_book(dev: WorkflowEnvironment, book_ap
     assert result.exit_code == 0, result.output
     assert "By age" in result.output
     assert "1200.00" in result.output
+
+    chart = tmp_path / "book.png"
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["report", "--format", "png", "--out", str(chart)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert f"aging chart written to {chart}" in result.output
+    with Image.open(chart) as image:
+        assert (image.format, image.size) == ("PNG", (1200, 460))  # one currency: one row of charts
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["report", "--out", str(chart)], env=env)
+    assert result.exit_code == 2
+    assert "only with --format png" in result.output

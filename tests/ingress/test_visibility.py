@@ -3,9 +3,10 @@ list_workflows). Cases started through the API publish their search attributes o
 run by a worker; cases at a later stage are started with those attributes on a queue no worker polls."""
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,11 @@ from domain.calls import script_for
 from domain.models import InvoiceInput, Stage
 from dunning import search_attributes as sa
 from starter.cases import cases_query
-from starter.cli import app as cli
+from starter.cli import app as cli_app
 from tests.conftest import make_invoice
 from tests.ingress.conftest import created
 from tests.ingress.dev_book import api_on_dev, eventually
+from tests.ingress.listings import same_rows
 
 API_QUEUE = f"visibility-{uuid.uuid4().hex[:6]}"
 
@@ -57,7 +59,8 @@ async def test_cases_by_stage_and_customer_and_open_calls(dev: WorkflowEnvironme
     customer = f"C-{uuid.uuid4().hex[:8]}"
     due = (await dev.get_current_time()).date() + timedelta(days=30)
     scheduled = make_invoice(due, customer={"customer_id": customer})
-    noticed = make_invoice(due, customer={"customer_id": customer})
+    # An id as long as real ones: the table of `dunning cases` used to cut it.
+    noticed = make_invoice(due, invoice_id=f"F-2026-{uuid.uuid4().hex[:12]}", customer={"customer_id": customer})
     response = await dev_api.post("/events", json=created(scheduled))
     assert response.json()["results"][0]["outcome"] == "started"
     await _start_at_stage(dev, noticed, Stage.FORMAL_NOTICE, ["level3_call"])
@@ -85,17 +88,38 @@ async def test_cases_by_stage_and_customer_and_open_calls(dev: WorkflowEnvironme
     assert any("formal notice" in line for line in script_for("level3_call"))
     assert all(call["invoice_id"] != scheduled.invoice_id for call in calls)
 
-    # The CLI reads the same (in a thread: it runs its own event loop).
-    env = {"TEMPORAL_ADDRESS": dev.client.service_client.config.target_host, "COLUMNS": "200"}
-    result = await asyncio.to_thread(
-        CliRunner().invoke, cli, ["cases", "--stage", "formal_notice", "--customer-id", customer], env=env
-    )
-    assert result.exit_code == 0, result.output
-    assert noticed.invoice_id in result.output
-    assert scheduled.invoice_id not in result.output
-    result = await asyncio.to_thread(CliRunner().invoke, cli, ["calls"], env=env)
-    assert result.exit_code == 0, result.output
-    assert "level3_call" in result.output
+    # The CLI reads the same (in a thread: it runs its own event loop), on an 80-column terminal.
+    env = {"TEMPORAL_ADDRESS": dev.client.service_client.config.target_host, "COLUMNS": "80"}
+
+    async def cli(*args: str) -> str:
+        result = await asyncio.to_thread(CliRunner().invoke, cli_app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    listing = ["cases", "--stage", "formal_notice", "--customer-id", customer]
+    table = await cli(*listing)
+    assert f"│ {noticed.invoice_id} │" in table  # whole, never "F-2026-…"
+    assert scheduled.invoice_id not in table
+    [row] = same_rows(await cli(*listing, "--output", "json"), await cli(*listing, "--output", "csv"))
+    assert row == {
+        "invoice_id": noticed.invoice_id,
+        "stage": "formal_notice",
+        "customer_id": customer,
+        "amount_due": "1200.00",
+        "due_date": str(due),
+        "next_step": None,  # no worker runs that case: it cannot say
+        "next_action_at": None,
+        "open_calls": ["level3_call"],
+    }
+    assert "level3_call" in await cli("calls")
+    listed_calls = same_rows(await cli("calls", "--output", "json"), await cli("calls", "--output", "csv"))
+    assert {
+        "invoice_id": noticed.invoice_id,
+        "customer_id": customer,
+        "step": "level3_call",
+        "stage": "formal_notice",
+        "script": list(script_for("level3_call")),
+    } in listed_calls
 
 
 async def test_query_values_are_checked_and_quoted(dev_api: httpx.AsyncClient) -> None:
@@ -120,9 +144,14 @@ async def test_cases_show_the_next_step_in_paris_time(dev: WorkflowEnvironment, 
 
     await eventually(mine, lambda rows: len(rows) == 1 and rows[0]["next_action_at"] is not None)
     env = {"TEMPORAL_ADDRESS": dev.client.service_client.config.target_host, "COLUMNS": "200"}
-    result = await asyncio.to_thread(CliRunner().invoke, cli, ["cases", "--customer-id", customer], env=env)
-    assert result.exit_code == 0, result.output
     slot = send_slot(due - timedelta(days=15)).astimezone(PARIS)
     assert slot.hour == 9
-    assert f"preventive_email {slot:%Y-%m-%d} 09:00" in result.output
-    assert "next action (Paris)" in result.output
+    result = await asyncio.to_thread(CliRunner().invoke, cli_app, ["cases", "--customer-id", customer], env=env)
+    assert result.exit_code == 0, result.output
+    assert "at (Paris)" in result.output
+    assert f"│ preventive_email │ {slot:%Y-%m-%d} 09:00 │" in result.output
+    as_json = ["cases", "--customer-id", customer, "--output", "json"]
+    result = await asyncio.to_thread(CliRunner().invoke, cli_app, as_json, env=env)
+    [row] = json.loads(result.output)
+    assert row["next_step"] == "preventive_email"
+    assert datetime.fromisoformat(row["next_action_at"]) == slot

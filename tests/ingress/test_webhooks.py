@@ -4,7 +4,6 @@
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -41,7 +40,7 @@ async def hooks(
         base_url=BASE_URL,
         tracking_key=harness.settings.tracking_key,
     )
-    app = create_app(replace(settings, webhooks=webhooks), harness.client)
+    app = create_app(settings.model_copy(update={"webhooks": webhooks}), harness.client)
     # No bearer token: providers cannot send one, their signature stands for it.
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingress") as client:
         yield client
@@ -219,7 +218,7 @@ async def test_a_twilio_callback_not_signed_by_twilio_gets_401_and_changes_nothi
 async def test_webhooks_without_their_settings_answer_503_naming_them(
     harness: Harness, settings: IngressSettings
 ) -> None:
-    app = create_app(replace(settings, webhooks=WebhookSettings(None, None, None, None)), harness.client)
+    app = create_app(settings.model_copy(update={"webhooks": WebhookSettings.model_construct()}), harness.client)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingress") as client:
         sendgrid = await client.post("/webhooks/sendgrid", content=b"[]")
         twilio = await client.post("/webhooks/twilio", data={"MessageStatus": "failed"})

@@ -20,9 +20,16 @@ until temporal operator cluster health >/dev/null 2>&1; do
   wait_a_moment "Temporal at $TEMPORAL_ADDRESS is not healthy"
 done
 
-# Cases stay open for months; retention counts from a case's close.
-temporal operator namespace describe --namespace "$NAMESPACE" >/dev/null 2>&1 \
-  || temporal operator namespace create --namespace "$NAMESPACE" --retention 30d
+# Cases stay open for months; retention counts from a case's close: a closed case's history (the
+# encrypted customer data) goes 30 days later. `dunning purge` must run more often than that: it records
+# each closure before visibility forgets it (starter/retention.py). A namespace made by someone else
+# (auto-setup's `default` keeps one day) is set to the same.
+RETENTION=${TEMPORAL_NAMESPACE_RETENTION:-30d}
+if temporal operator namespace describe --namespace "$NAMESPACE" >/dev/null 2>&1; then
+  temporal operator namespace update --namespace "$NAMESPACE" --retention "$RETENTION"
+else
+  temporal operator namespace create --namespace "$NAMESPACE" --retention "$RETENTION"
+fi
 
 # A namespace just created reaches every frontend's cache some seconds later.
 until existing=$(temporal operator search-attribute list --namespace "$NAMESPACE" 2>&1); do
