@@ -59,7 +59,9 @@ class DigestHandOver:
         if reply is None:
             if case.reminding():
                 return False
-            case.complete_step(done, index, ActionStatus.SKIPPED, "not sent: no answer from the customer's digest")
+            # Withdrawn, but the digest may have been sending it already: a person checks.
+            detail = "no answer from the customer's digest, which may have listed this invoice"
+            case.complete_step(done, index, ActionStatus.UNCONFIRMED, detail, Channel.EMAIL)
             return True
         if reply.outcome is DigestOutcome.OWN_MESSAGE:
             return False
