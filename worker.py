@@ -20,6 +20,7 @@ from activities import rendering
 from activities.case_file import CaseFile
 from activities.email import EmailActivities
 from activities.email.adapters import OutboxEmail, SendGridEmail
+from activities.email.digest import DigestActivities
 from activities.ledger import open_ledger
 from activities.letters import LetterActivities
 from activities.letters.merci_facteur import MerciFacteurLetters, PostalMode
@@ -31,12 +32,14 @@ from domain.calendar import paris_date
 from dunning import search_attributes
 from dunning.client import connect
 from dunning.codec import CodecKeyError, CodecKeys
+from dunning.digests import DigestHandOver
 from dunning.health import serve_probes, temporal_probe
 from dunning.logs import configure_logging
 from dunning.rates import penalty_policy
 from dunning.settings import ChannelSettings, PenaltySettings, Settings, SettingsError, WorkerSettings
 from dunning.telemetry import install_worker_metrics
 from dunning.tracking_ref import KEY_VARIABLE, TrackingRefs, new_key
+from workflows.customer_digest import CustomerDigest
 from workflows.invoice_dunning import InvoiceDunning
 
 # The worker's sizes (WorkerSettings, from DUNNING_MAX_CONCURRENT_ACTIVITIES) by default: the tests and
@@ -113,6 +116,7 @@ def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
     templates = settings.template_dir
     return [
         EmailActivities(ledger, email_adapter, creditor, case_file, templates).send_email,
+        DigestActivities(ledger, email_adapter, creditor, templates).send_digest,
         SmsActivities(ledger, sms, creditor, templates).send_sms,
         LetterActivities(ledger, postal_adapter, creditor, case_file, templates).send_registered_letter,
         LetterTracker(postal_adapter, case_file).track_letter,
@@ -154,9 +158,10 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[InvoiceDunning],
+        workflows=[InvoiceDunning, CustomerDigest],
         workflow_runner=SANDBOX,
-        activities=activities,
+        # Handing e-mails to a customer's digest starts workflows: it needs the worker's client.
+        activities=[*activities, DigestHandOver(client).join_digest],
         activity_executor=executor,
         max_concurrent_activities=sizes.max_concurrent_activities,
         max_cached_workflows=sizes.workflow_cache,

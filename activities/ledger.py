@@ -60,8 +60,13 @@ class Claim:
 class Ledger(Protocol):
     """What the delivery flow needs of a ledger, whichever database holds it."""
 
-    def claim(self, message_id: str, workflow_id: str, step: str, channel: str) -> Claim:
-        """CLAIMED for exactly one caller per message id; SENT or IN_DOUBT (now 'unconfirmed') for others."""
+    def claim(self, message_id: str, workflow_id: str, step: str, channel: str, presume_dead: bool = True) -> Claim:
+        """CLAIMED for exactly one caller per message id; SENT or IN_DOUBT (now 'unconfirmed') for others.
+
+        An open claim found is presumed an earlier attempt that died (Temporal retries only after a
+        timeout) and marked unconfirmed. A caller that is no retry of the holder (a customer's digest
+        asking for an invoice its case may be sending right now) passes `presume_dead=False`: the
+        claim is then left as it is, for its holder to settle."""
         ...
 
     def mark_sent(self, message_id: str, provider: str, provider_message_id: str | None) -> datetime: ...
@@ -128,7 +133,7 @@ class SentLedger:
             raise
         db.execute("COMMIT")
 
-    def claim(self, message_id: str, workflow_id: str, step: str, channel: str) -> Claim:
+    def claim(self, message_id: str, workflow_id: str, step: str, channel: str, presume_dead: bool = True) -> Claim:
         now = datetime.now(UTC).isoformat()
         with self._transaction() as db:
             row = db.execute(
@@ -145,7 +150,8 @@ class SentLedger:
             state, provider, provider_message_id, sent_at = row
             if state == "sent":
                 return Claim(ClaimState.SENT, provider, provider_message_id, datetime.fromisoformat(sent_at))
-            db.execute("UPDATE sent_messages SET state = 'unconfirmed' WHERE message_id = ?", (message_id,))
+            if presume_dead:
+                db.execute("UPDATE sent_messages SET state = 'unconfirmed' WHERE message_id = ?", (message_id,))
             return Claim(ClaimState.IN_DOUBT)
 
     def mark_sent(self, message_id: str, provider: str, provider_message_id: str | None) -> datetime:

@@ -64,7 +64,7 @@ class PostgresLedger:
         with db.transaction():
             yield db
 
-    def claim(self, message_id: str, workflow_id: str, step: str, channel: str) -> Claim:
+    def claim(self, message_id: str, workflow_id: str, step: str, channel: str, presume_dead: bool = True) -> Claim:
         with self._transaction() as db:
             # Loops only when a release deletes the row between the two statements: that attempt
             # certainly did not send, so the id is free to claim again.
@@ -78,9 +78,9 @@ class PostgresLedger:
                 if inserted is not None:
                     return Claim(ClaimState.CLAIMED)
                 found = db.execute(
-                    "UPDATE sent_messages SET state = CASE state WHEN 'sent' THEN 'sent' ELSE 'unconfirmed' END"
-                    " WHERE message_id = %s RETURNING state, provider, provider_message_id, sent_at",
-                    (message_id,),
+                    "UPDATE sent_messages SET state = CASE WHEN state = 'sent' OR NOT %s THEN state ELSE 'unconfirmed'"
+                    " END WHERE message_id = %s RETURNING state, provider, provider_message_id, sent_at",
+                    (presume_dead, message_id),
                 ).fetchone()
                 if found is None:
                     continue

@@ -12,6 +12,7 @@ from domain import tracking
 from domain.calendar import PARIS, paris_date
 from domain.case_core import CaseCore
 from domain.case_records import (
+    LEGAL_STAGES,
     MAX_EARLY_EVENTS,
     UNUSABLE_TASK,
     CallTask,
@@ -30,6 +31,25 @@ from domain.tracking import LetterStatusReported, LetterTracking, MessageEvent, 
 
 
 class CaseDeliveries(CaseCore):
+    def digested(self, index: int, channel: Channel) -> bool:
+        """Whether the step's message goes in the customer's digest (policy `digest`): e-mails of
+        the ladder only. Letters, SMS, calls, the formal notice (even by e-mail) and the hand-over
+        name one debt each."""
+        step = self.steps[index]
+        return (
+            self.policy.digest
+            and channel is Channel.EMAIL
+            and step.channel is Channel.EMAIL
+            and step.stage not in LEGAL_STAGES
+            and self._rules.on(Rule.EMAILS_DIGESTED, step.name)
+        )
+
+    def reminding(self) -> bool:
+        """Whether a reminder handed to the digest still applies: nothing has since closed the case,
+        settled it, or paused its ladder (a dispute, a plan, a promise)."""
+        paused = self.dispute is not None or self.plan is not None or self.promise is not None
+        return self.outcome is None and self.cancel_reason is None and self.balance > 0 and not paused
+
     def resend_channels(self) -> list[Channel]:
         """How a copy of the invoice goes: by e-mail and, with a postal address, by post as well
         ("par courrier physique et électronique"), unless a provider reported either unusable."""

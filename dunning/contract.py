@@ -9,6 +9,8 @@ from enum import StrEnum
 
 WORKFLOW_TYPE = "InvoiceDunning"
 STATUS_QUERY = "status"
+# One per customer whose policy has `digest = true` (workflow id `customer-<customer id>`).
+DIGEST_WORKFLOW_TYPE = "CustomerDigest"
 
 
 class SignalName(StrEnum):
@@ -27,6 +29,15 @@ class SignalName(StrEnum):
     POLICY_CHANGED = "policy_changed"
     ESCALATION_APPROVED = "escalation_approved"
     ESCALATION_HELD = "escalation_held"
+    # From the customer's digest: what became of the e-mail the case handed to it (DigestReply).
+    DIGEST_SENT = "digest_sent"
+
+
+class DigestSignal(StrEnum):
+    """What a CustomerDigest receives besides `message_event` (provider reports on its e-mails)."""
+
+    ENTRY = "digest_entry"
+    WITHDRAWN = "digest_withdrawn"
 
 
 class ActivityName(StrEnum):
@@ -35,3 +46,5 @@ class ActivityName(StrEnum):
     SEND_REGISTERED_LETTER = "send_registered_letter"
     HAND_OVER_TO_LITIGATION = "hand_over_to_litigation"
     TRACK_LETTER = "track_letter"
+    JOIN_DIGEST = "join_digest"
+    SEND_DIGEST = "send_digest"

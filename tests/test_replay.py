@@ -17,6 +17,7 @@ from domain.policy import Policy
 from tests.codec_keys import TEST_CONVERTER
 from tests.ladders import DEFAULT_POLICY, LEGACY_POLICY
 from worker import SANDBOX
+from workflows.customer_digest import CustomerDigest
 from workflows.invoice_dunning import InvoiceDunning
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -25,7 +26,8 @@ TEXTS = {path: path.read_text() for path in HISTORIES}
 
 async def replay_failure(path: Path) -> Exception | None:
     history = WorkflowHistory.from_json(f"invoice-{path.stem}", TEXTS[path])
-    replayer = Replayer(workflows=[InvoiceDunning], data_converter=TEST_CONVERTER, workflow_runner=SANDBOX)
+    workflows = [InvoiceDunning, CustomerDigest]
+    replayer = Replayer(workflows=workflows, data_converter=TEST_CONVERTER, workflow_runner=SANDBOX)
     return (await replayer.replay_workflow(history, raise_on_replay_failure=False)).replay_failure
 
 

@@ -9,8 +9,7 @@ no lock is needed and no handler can be cut off when the run ends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import PARIS, send_window_closes, start_of_day_utc
     from domain.case import CaseState, Close, ResendInvoice, RunStep, TrackLetter, Wait
     from domain.delivery import Delivery, DeliveryStatus, HandoverRequest, MessageRequest
+    from domain.digest import DigestReply
     from domain.ladder import INVOICE_RESEND, Channel
     from domain.models import (
         ActionStatus,
@@ -51,6 +51,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.tracking import LetterStatusReported, LetterTracking, MessageEvent, TrackRequest
     from dunning import search_attributes as sa
     from dunning.contract import STATUS_QUERY, WORKFLOW_TYPE, ActivityName, SignalName
+    from workflows.digest_handover import DigestHandOver
+    from workflows.patched_rules import PatchedRules
 
 # Transient provider trouble (429, 5xx, timeouts) is retried for about a day; a 4xx is not retried
 # (the activity raises a non-retryable error) and is recorded on the case as a failed step.
@@ -86,34 +88,6 @@ TRACK_RETRY = RetryPolicy(
 CASE_ERRORS: list[type[BaseException]] = [ValidationError, ValueError, LookupError, ArithmeticError, AssertionError]
 
 
-class PatchedRules:
-    """`domain.rules.Rules` answered by `workflow.patched()`: a case that already took a step under
-    an old rule keeps it (its replay finds no marker), every other case records the marker."""
-
-    def __init__(self) -> None:
-        self._memo: dict[str, bool] = {}
-        self._peeking = False
-
-    def on(self, rule: Rule, occurrence: str | None = None) -> bool:
-        patch = rule.value if occurrence is None else f"{rule.value}:{occurrence}"
-        if patch not in self._memo:
-            if self._peeking or workflow.unsafe.is_read_only():
-                # What the case will do when it next decides; a query cannot record a marker.
-                return True
-            self._memo[patch] = workflow.patched(patch)
-        return self._memo[patch]
-
-    @contextlib.contextmanager
-    def peeking(self) -> Iterator[None]:
-        """Read without recording: a marker must come where the decision is taken, after the upserts
-        of the same task, as in the histories recorded before this class existed."""
-        self._peeking = True
-        try:
-            yield
-        finally:
-            self._peeking = False
-
-
 @workflow.defn(name=WORKFLOW_TYPE, failure_exception_types=CASE_ERRORS)
 class InvoiceDunning:
     @workflow.init
@@ -133,6 +107,7 @@ class InvoiceDunning:
         self._pending_upserts: list[SearchAttributeUpdate[Any]] = []
         # The timer of the current wait and the time it fires, kept across signals that do not move it.
         self._timer: tuple[datetime, asyncio.Task[None]] | None = None
+        self._digest = DigestHandOver()
 
     @workflow.run
     async def run(self, start: CaseStart | InvoiceInput) -> DunningResult:
@@ -205,6 +180,10 @@ class InvoiceDunning:
             self.case.complete_step(now, decision.index, ActionStatus.SKIPPED, why)
             return
         message = self.case.message(now, step.name, channel, workflow.info().workflow_id)
+        if self.case.digested(decision.index, channel) and await self._digest.run_step(
+            self.case, decision.index, message
+        ):
+            return
         status, detail, delivery = await self._deliver(channel, message)
         done = workflow.now()
         self.case.record_sent(done, message, channel, status, delivery)
@@ -348,6 +327,10 @@ class InvoiceDunning:
     @workflow.signal(name=SignalName.ESCALATION_HELD)
     def escalation_held(self, held: EscalationHeld) -> None:
         self._apply(held, lambda: self.case.hold_escalation(workflow.now(), held))
+
+    @workflow.signal(name=SignalName.DIGEST_SENT)
+    def digest_sent(self, reply: DigestReply) -> None:
+        self._digest.receive(reply)
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> CaseStatus:

@@ -20,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import paris_date, send_slot
+from domain.digest import digest_workflow_id
 from domain.ladder import Channel
 from domain.models import (
     CallLogged,
@@ -117,6 +118,41 @@ async def deliveries(client: Client, queue: str, env: WorkflowEnvironment, due: 
     return handle
 
 
+async def _digested(
+    client: Client, queue: str, env: WorkflowEnvironment, due: date, customer_id: str, invoice_ids: list[str]
+) -> list[WorkflowHandle[Any, Any]]:
+    """Three invoices of one customer under a digest policy; the second paid while its level 1 e-mail
+    waits in the digest (left out). Every case runs to its end."""
+    policy = DEFAULT_POLICY.model_copy(update={"name": "digest", "digest": True})
+    customer = {"customer_id": customer_id}
+    handles = [
+        await start_case(client, make_invoice(due, invoice_id=invoice_id, customer=customer), queue, policy)
+        for invoice_id in invoice_ids
+    ]
+    await env.sleep(send_slot(due + timedelta(days=1)) + timedelta(minutes=2) - await env.get_current_time())
+    await handles[1].signal(
+        InvoiceDunning.payment_received,
+        PaymentReceived(payment_id="P1", amount=Decimal("1200.00"), received_on=due + timedelta(days=1)),
+    )
+    for handle in handles:
+        await handle.result()
+    return handles
+
+
+async def digested_case(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
+    # The first named as the replay test names it: its message ids derive from the workflow id.
+    ids = ["2026-12-digested-case", "REPLAY-DIGESTED-2", "REPLAY-DIGESTED-3"]
+    return (await _digested(client, queue, env, due, "REPLAY-DIGESTED", ids))[0]
+
+
+async def customer_digest(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
+    await _digested(client, queue, env, due, "REPLAY-DIGEST", [f"REPLAY-DIGEST-{n}" for n in (1, 2, 3)])
+    # It ends once idle (30 days without entries).
+    handle = client.get_workflow_handle(digest_workflow_id("REPLAY-DIGEST"))
+    await handle.result()
+    return handle
+
+
 async def policy_steering(client: Client, queue: str, env: WorkflowEnvironment, due: date) -> WorkflowHandle[Any, Any]:
     # A key account's case moved to another policy, whose formal notice a person holds, then approves.
     invoice = make_invoice(
@@ -147,6 +183,9 @@ RECORDERS = {
     # Timers kept across signals, a bounced e-mail, the invoice copy by post, a call's promise and
     # contact, registered letters polled at the outbox.
     "2026-12-delivery-reports": deliveries,
+    # Policy digest: a case's e-mails handed to its customer's digest, and that digest's own history.
+    "2026-12-digested-case": digested_case,
+    "2026-12-customer-digest": customer_digest,
     # Policies: a case started with its policy in its input, moved to another, a gated notice held
     # then approved.
     "2026-12-policy-approval": policy_steering,
