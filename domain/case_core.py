@@ -36,6 +36,7 @@ from domain.case_records import (
     LIMITATION_WARNING,
     LIMITATION_YEARS,
     NOTICE_PRESENTED,
+    POSTAL_DELAY_BUSINESS_DAYS,
     REVERSAL_WATCH,
     ZERO,
     CallTask,
@@ -204,23 +205,44 @@ class CaseCore(BaseModel):
 
     def schedule(self, spread: bool = True) -> dict[int, datetime]:
         """When each remaining step runs, by ladder index (domain.schedule). The hand-over never
-        comes before the deadline the formal notice gave, counted from the day it was presented."""
+        comes before the deadline the formal notice gave (`_handover_floor`)."""
         slots = schedule.slots(
             self.steps, self.due_on, self.shift_days, self.next_index, self.last_step_on, spread, self.hours
         )
-        earliest = self._handover_floor()
-        if earliest is not None:
-            for index, at in slots.items():
-                if self.steps[index].channel is Channel.LITIGATION and at < earliest:
+        for index, at in slots.items():
+            if self.steps[index].channel is Channel.LITIGATION:
+                earliest = self._handover_floor(at)
+                if earliest is not None and at < earliest:
                     slots[index] = earliest
         return slots
 
-    def _handover_floor(self) -> datetime | None:
-        """The first morning after the deadline the notice gave, counted from its presentation."""
+    def _handover_floor(self, planned: datetime | None = None) -> datetime | None:
+        """The first morning after the deadline the notice gave, counted from its presentation; while
+        no presentation is reported (a provider that never says, the outbox), from the day it can
+        have been presented at the earliest. A hand-over `planned` later than that is not asked about."""
         presented = self._notice_presented_on()
         if presented is None:
-            return None
+            estimated = self._notice_earliest_presentation()
+            if estimated is None:
+                return None
+            floor = send_slot(add_business_days(estimated + self.notice_deadline, 1), self.hours)
+            # Before the rule, a late case's hand-over could follow an unreported notice the next day.
+            if planned is not None and planned >= floor:
+                return floor
+            return floor if self._rules.on(Rule.NOTICE_DEADLINE_WITHOUT_PRESENTATION) else None
         return send_slot(add_business_days(presented + self.notice_deadline, 1), self.hours)
+
+    def _notice_earliest_presentation(self) -> date | None:
+        """A registered notice is presented POSTAL_DELAY_BUSINESS_DAYS after posting at the soonest;
+        one sent by e-mail (no postal address) the day it was sent."""
+        days = [
+            paris_date(m.sent_at)
+            if m.channel != Channel.REGISTERED_LETTER.value
+            else add_business_days(paris_date(m.sent_at), POSTAL_DELAY_BUSINESS_DAYS)
+            for m in self.messages.values()
+            if m.step == FORMAL_NOTICE and m.status in HAPPENED
+        ]
+        return max(days, default=None)
 
     def _notice_presented_on(self) -> date | None:
         days = [

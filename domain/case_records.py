@@ -17,6 +17,9 @@ HAPPENED = frozenset({ActionStatus.SENT, ActionStatus.DONE})
 # The trail's channel column also holds "bank", "billing", "customer", "law": these are the channels.
 CHANNEL_NAMES = frozenset(c.value for c in Channel)
 # A notice refused or left unclaimed was still presented: the deadline it gives runs from then.
+# A registered letter is presented the business day after it was posted at the soonest: a lower bound
+# of the day the notice's deadline starts, when the provider never reports the presentation.
+POSTAL_DELAY_BUSINESS_DAYS = 1
 NOTICE_PRESENTED = frozenset({LetterStatus.DELIVERED, LetterStatus.REFUSED, LetterStatus.UNCLAIMED})
 # Limitation of the claim, from the due date or the debtor's last acknowledgement of the debt (a
 # payment, a promise, a plan: Code civil 2240): 5 years between traders or a trader and a

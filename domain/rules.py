@@ -39,6 +39,9 @@ class Rule(StrEnum):
     LIMITATION_WATCHED = "limitation-watched"
     # 2026-12, asked by the workflow: a case publishes the version of its policy (PolicyVersion).
     POLICY_VERSION_PUBLISHED = "policy-version-published"
+    # 2026-12: a hand-over waits out the notice's deadline even when no presentation is reported,
+    # counted from the earliest day the notice can have been presented.
+    NOTICE_DEADLINE_WITHOUT_PRESENTATION = "notice-deadline-without-presentation"
     # 2026-12, asked per step and only under a policy with `digest = true`: the step's e-mail goes in
     # the customer's digest (workflows.customer_digest) instead of on its own.
     EMAILS_DIGESTED = "emails-digested"

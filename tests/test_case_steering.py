@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.calendar import next_send_opportunity, paris_date, send_slot
+from domain.calendar import add_business_days, next_send_opportunity, paris_date, send_slot
 from domain.case import CaseState, Wait
 from domain.case_core import approval_task
 from domain.case_records import LIMITATION_WARNING
@@ -22,6 +22,7 @@ from domain.models import (
 )
 from domain.policy import PolicyChanged
 from domain.policy_file import load_policy
+from domain.rules import Rule
 from tests.case_driver import drive, morning, open_case
 from tests.ladders import BAD_PAYER, DEFAULT_POLICY, LEGACY_POLICY, STANDARD, STRATEGIC
 
@@ -188,3 +189,28 @@ def test_the_default_and_legacy_policies_run_the_same_days_for_a_standard_case()
         legacy = drive(open_case(due, policy=LEGACY_POLICY), morning(due - timedelta(days=20)))
         default = drive(open_case(due, policy=DEFAULT_POLICY), morning(due - timedelta(days=20)))
         assert legacy.ran == default.ran, due
+
+
+# ------------------------------------------------------------------------------ notice deadline
+
+
+@pytest.mark.parametrize("late", [36, 45, 52, 59])
+def test_a_late_case_hands_over_only_after_the_notice_deadline_even_unreported(late: int) -> None:
+    # Started late (an import, an outage): the notice goes at once; its provider never reports it
+    # presented, and the hand-over still waits out the deadline from its earliest presentation.
+    start = morning(date(2027, 6, 1))
+    case = open_case(paris_date(start) - timedelta(days=late), policy=LEGACY_POLICY)
+    run = drive(case, start, approve=False)
+    names = [name for name, _ in run.ran]
+    assert names[-2:] == ["formal_notice", "litigation_handover"]
+    notice_day, handover_at = paris_date(run.ran[-2][1]), run.ran[-1][1]
+    earliest = send_slot(add_business_days(add_business_days(notice_day, 1) + timedelta(days=8), 1))
+    assert handover_at >= earliest
+
+
+def test_before_the_rule_an_unreported_notice_did_not_hold_the_hand_over() -> None:
+    start = morning(date(2027, 6, 1))
+    old = open_case(paris_date(start) - timedelta(days=59), rules=frozenset(Rule) - {Rule.NOTICE_DEADLINE_WITHOUT_PRESENTATION})
+    run = drive(old, start, approve=False)
+    notice_day, handover_day = paris_date(run.ran[-2][1]), paris_date(run.ran[-1][1])
+    assert (handover_day - notice_day).days < 8
