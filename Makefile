@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # The tests also start a real PostgreSQL server (the shared sent-ledger, tests/postgres_server.py).
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core postgresql
 
-.PHONY: install system-packages run demo worker test lint typecheck pytest bench clean
+.PHONY: install system-packages run demo worker test lint typecheck pytest bench bench-cost clean
 
 system-packages:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -57,6 +57,11 @@ pytest: install
 ## BENCHMARKS.json after each phase. A quick check: make bench ARGS="--cases 500 --entries 2000".
 bench: install
 	$(PY) -m bench $(ARGS)
+
+## What a case costs on Temporal Cloud (history events, billable Actions, history size), in seconds on
+## the time-skipping test server; writes its section of BENCHMARKS.md and BENCHMARKS-cost.json.
+bench-cost: install
+	$(PY) -m bench.cost $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -86,7 +86,11 @@ def sms_adapter(settings: ChannelSettings, refs: TrackingRefs) -> TwilioSms | Ou
     return TwilioSms(settings.twilio_account_sid, token, sender, base_url, refs)
 
 
-def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
+def build_activities(
+    settings: ChannelSettings, postal_adapter: PostalAdapter | None = None
+) -> Sequence[Callable[..., Any]]:
+    """`postal_adapter`: the configured provider or the outbox unless given (the cost bench's, which
+    plays a letter's delivery)."""
     refs = tracking_refs(settings)
     sms = sms_adapter(settings, refs)
     ledger = open_ledger(settings.ledger_url, settings.ledger_path)
@@ -99,8 +103,7 @@ def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
     else:
         email_adapter = OutboxEmail(settings.outbox_dir)
     postal = settings.postal
-    postal_adapter: PostalAdapter
-    if postal.service_id:
+    if postal_adapter is None and postal.service_id:
         postal_adapter = MerciFacteurLetters(
             postal.service_id,
             postal.secret_key,
@@ -110,7 +113,7 @@ def build_activities(settings: ChannelSettings) -> Sequence[Callable[..., Any]]:
             postal.api_url,
             postal.authorized_ip,
         )
-    else:
+    elif postal_adapter is None:
         postal_adapter = OutboxLetters(settings.outbox_dir)
     case_file = CaseFile(settings.case_file_dir)
     templates = settings.template_dir

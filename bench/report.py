@@ -300,11 +300,12 @@ def markdown(results: Results) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(path: Path, block: str) -> None:
-    """Replace the generated block, keeping the hand-written analysis around it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    head, found, rest = text.partition(BEGIN)
+def write_markdown(path: Path, block: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the generated block (the one between `begin` and `end`, appended if there is none yet),
+    keeping the hand-written analysis around it."""
+    text = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{begin}\n{end}\n"
+    head, found, rest = text.partition(begin)
     if not found:
-        head, rest = text.rstrip() + "\n\n", END
-    tail = rest.partition(END)[2]
+        head, rest = text.rstrip() + "\n\n", end
+    tail = rest.partition(end)[2]
     _replace(path, head + block + tail)

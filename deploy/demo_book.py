@@ -7,9 +7,9 @@ which step a case due on a given day runs now, and the day kept is the one whose
 and whose next step is furthest off, so the book stays as loaded for days. Disputes, a promise, a plan
 and the bank's payments then come in as billing and the bank send them.
 
-Litigation is the one stage no case reaches at once: the hand-over never comes the same day as the
-formal notice (one step a business day, domain.schedule). The book's litigation case gets its notice now
-and is handed over on the next morning its ladder allows, the earliest a case can be.
+Litigation is the one stage no case reaches at once: the hand-over waits out the deadline the formal
+notice gives (8 days from its earliest presentation). The book's litigation case gets its notice now
+and is handed over once that deadline has run, the earliest a case can be.
 
 Everything goes in through the ingress API (`/events`, `/bank-statements`), as in production.
 """
@@ -26,6 +26,7 @@ import httpx
 
 from domain.calendar import paris_date
 from domain.case import CaseState, RunStep
+from domain.delivery import Delivery, DeliveryStatus
 from domain.ladder import Channel
 from domain.models import ActionStatus, CaseStatus, InvoiceInput, Stage
 from domain.policy_file import load_policy
@@ -210,6 +211,18 @@ def _first_step(invoice: InvoiceInput, now: datetime) -> _Option | None:
         return None
     case.begin_step(now, decision)
     step = case.steps[decision.index]
+    channel, _ = case.route(decision.index)
+    if channel is not None and channel is not Channel.CALL:
+        # Recorded as sent, as the outbox answers: what follows a formal notice depends on it.
+        message = case.message(now, step.name, channel, invoice.workflow_id)
+        delivery = Delivery(
+            message_id=message.message_id,
+            status=DeliveryStatus.SENT,
+            provider="outbox",
+            provider_message_id=message.message_id,
+            accepted_at=now,
+        )
+        case.record_sent(now, message, channel, ActionStatus.SENT, delivery)
     case.complete_step(
         now, decision.index, ActionStatus.OPEN if step.channel is Channel.CALL else ActionStatus.SENT, None
     )

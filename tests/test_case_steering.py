@@ -210,7 +210,9 @@ def test_a_late_case_hands_over_only_after_the_notice_deadline_even_unreported(l
 
 def test_before_the_rule_an_unreported_notice_did_not_hold_the_hand_over() -> None:
     start = morning(date(2027, 6, 1))
-    old = open_case(paris_date(start) - timedelta(days=59), rules=frozenset(Rule) - {Rule.NOTICE_DEADLINE_WITHOUT_PRESENTATION})
+    old = open_case(
+        paris_date(start) - timedelta(days=59), rules=frozenset(Rule) - {Rule.NOTICE_DEADLINE_WITHOUT_PRESENTATION}
+    )
     run = drive(old, start, approve=False)
     notice_day, handover_day = paris_date(run.ran[-2][1]), paris_date(run.ran[-1][1])
     assert (handover_day - notice_day).days < 8
