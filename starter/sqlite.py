@@ -1,7 +1,7 @@
 """The one way the ingress opens its SQLite files: WAL, autocommit, explicit write transactions."""
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from os import PathLike
 
@@ -27,3 +27,12 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def purging(db: sqlite3.Connection, invoice_ids: Iterable[str]) -> str:
+    """Stage the invoices a purge removes in a temporary table, inside the caller's transaction; the
+    SQL condition that picks their rows (a list of ids too long for one `IN (?, ...)`)."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS purging (invoice_id TEXT PRIMARY KEY)")
+    db.execute("DELETE FROM purging")
+    db.executemany("INSERT OR IGNORE INTO purging VALUES (?)", [(i,) for i in invoice_ids])
+    return "invoice_id IN (SELECT invoice_id FROM purging)"

@@ -46,15 +46,7 @@ def approve(
     step: Annotated[str | None, typer.Option(help="a gated step to approve in advance")] = None,
 ) -> None:
     """Let the gated step INVOICE_ID waits on run (or --step, before it falls due)."""
-
-    async def work() -> steering.Decided:
-        client = await connect(TemporalSettings())
-        return await steering.decide(client, invoice_id, steering.Decision.APPROVE, by=by, step=step, reason=None)
-
-    done = _run(work())
-    console.print(
-        f"{invoice_id}: {done.step} {done.outcome}; {_stage(done.case)}", markup=False, highlight=False, soft_wrap=True
-    )
+    _decide(invoice_id, steering.Decision.APPROVE, by, step, None)
 
 
 def hold(
@@ -64,10 +56,13 @@ def hold(
     step: Annotated[str | None, typer.Option(help="the step it waits on (default: that one)")] = None,
 ) -> None:
     """Keep the gated step INVOICE_ID waits on waiting, and say why."""
+    _decide(invoice_id, steering.Decision.HOLD, by, step, reason)
 
+
+def _decide(invoice_id: str, decision: steering.Decision, by: str, step: str | None, reason: str | None) -> None:
     async def work() -> steering.Decided:
         client = await connect(TemporalSettings())
-        return await steering.decide(client, invoice_id, steering.Decision.HOLD, by=by, step=step, reason=reason)
+        return await steering.decide(client, invoice_id, decision, by=by, step=step, reason=reason)
 
     done = _run(work())
     console.print(

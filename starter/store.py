@@ -339,10 +339,7 @@ class IngressStore:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS purging (invoice_id TEXT PRIMARY KEY)")
-            db.execute("DELETE FROM purging")
-            db.executemany("INSERT OR IGNORE INTO purging VALUES (?)", [(i,) for i in invoice_ids])
-            chosen = "invoice_id IN (SELECT invoice_id FROM purging)"
+            chosen = sqlite.purging(db, invoice_ids)
             never_started = (
                 "invoice_id NOT IN (SELECT invoice_id FROM invoice)"
                 " AND ? || invoice_id NOT IN (SELECT workflow_id FROM closure)"

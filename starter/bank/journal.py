@@ -214,10 +214,7 @@ class Journal:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS purging (invoice_id TEXT PRIMARY KEY)")
-            db.execute("DELETE FROM purging")
-            db.executemany("INSERT OR IGNORE INTO purging VALUES (?)", [(i,) for i in invoice_ids])
-            chosen = "invoice_id IN (SELECT invoice_id FROM purging)"
+            chosen = sqlite.purging(db, invoice_ids)
             counts = {
                 "unmatched entries": db.execute(
                     "DELETE FROM unmatched WHERE line_id IN (SELECT payment_id FROM line WHERE imported_at < ?)",
