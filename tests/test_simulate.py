@@ -139,6 +139,19 @@ async def test_a_policy_file_changes_the_timeline() -> None:
     assert by_amount.run.status.outcome is Outcome.LITIGATION
 
 
+async def test_a_policy_handing_over_to_an_agency_none_configured_still_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    # by-amount sends bad payers to the collection agency; with none configured the simulation lends a
+    # stand-in one rather than hold the hand-over, retried every business day, for ever.
+    monkeypatch.delenv("DUNNING_AGENCY_NAME", raising=False)
+    monkeypatch.delenv("DUNNING_AGENCY_EMAIL", raising=False)
+    invoice = make_invoice(ahead(), customer={"segment": "bad_payer"})
+    result = await simulate_invoice(invoice, BY_AMOUNT, [], approve=False)
+    assert result.run.status.outcome is Outcome.LITIGATION
+    [handover] = [r for r in result.rows if r.step == "litigation_handover"]
+    assert handover.sent is not None
+    assert handover.sent.to == "agency"
+
+
 async def test_a_gated_notice_stops_the_run_waiting_until_approve_gives_the_go_ahead() -> None:
     invoice = make_invoice(ahead(), customer={"segment": "strategic"})
     waiting = await simulate_invoice(invoice, DEFAULT_POLICY, [], approve=False)

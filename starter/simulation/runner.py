@@ -35,7 +35,7 @@ from dunning.binaries import venv_binary
 from dunning.cases import start_case
 from dunning.contract import ActivityName
 from dunning.rates import penalty_policy
-from dunning.settings import ChannelSettings, PenaltySettings, PostalSettings
+from dunning.settings import ChannelSettings, HandoverSettings, PenaltySettings, PostalSettings
 from starter.simulation.events import WHO, Context, PlannedEvent
 from starter.simulation.shift import Shift
 from worker import MAX_CONCURRENT_ACTIVITIES, build_activities, build_worker
@@ -81,7 +81,14 @@ class SimulationChannels(ChannelSettings):
 def channel_settings(root: Path) -> SimulationChannels:
     """No provider, whatever keys the environment holds: every channel goes to the outbox (the worker's
     choice without keys), the sent-ledger is a SQLite file here. The creditor, the templates and the
-    hand-over destination stay the operator's: they are what the messages say."""
+    hand-over destination stay the operator's: they are what the messages say; a policy that hands
+    cases to a collection agency the operator has not configured yet gets a stand-in one (otherwise
+    the hand-over would fail and the case hold, retried every business day, for ever)."""
+    handover = HandoverSettings()
+    if not (handover.agency_name and handover.agency_email):
+        handover = handover.model_copy(
+            update={"agency_name": "Agence de recouvrement (simulation)", "agency_email": "agence@simulation.invalid"}
+        )
     return SimulationChannels(
         sendgrid_api_key=None,
         twilio_account_sid=None,
@@ -92,6 +99,7 @@ def channel_settings(root: Path) -> SimulationChannels:
         postal=PostalSettings(service_id=None, secret_key="", user_id=0, mode="paper", authorized_ip=None),
         ledger_url=None,
         var_dir=root,
+        handover=handover,
     )
 
 
@@ -185,7 +193,7 @@ async def run_case(
             approved.add(status.awaiting_approval)
             await _approve(sim, handle, status.awaiting_approval)
             continue
-        upcoming = status.next_action.at if status.next_action else None
+        upcoming = status.next_action.at if status.next_action and not held(status) else None
         if pending and (upcoming is None or sim.shift.forward_instant(pending[0].at) <= upcoming):
             woke_at = await _apply(sim, handle, run, pending.popleft())
             continue
@@ -224,7 +232,7 @@ async def run_book(sim: Simulation, cases: Sequence[tuple[InvoiceInput, Policy]]
             continue
         upcoming = []
         for index, status in zip(open_cases, statuses, strict=True):
-            if status.outcome is not None or status.next_action is None:
+            if status.outcome is not None or status.next_action is None or held(status):
                 final[index] = status
             else:
                 upcoming.append(status.next_action.at)
@@ -233,7 +241,16 @@ async def run_book(sim: Simulation, cases: Sequence[tuple[InvoiceInput, Policy]]
         await sim.advance_to(min(upcoming) + MARGIN)
 
 
+def held(status: CaseStatus) -> bool:
+    """A legal step that failed, retried every business day with a task open for a person: without
+    the person the simulation would skip time for ever."""
+    return status.next_action is not None and status.next_action.step in status.open_calls
+
+
 def waiting_for(status: CaseStatus) -> str:
+    if held(status) and status.next_action is not None:
+        step = status.next_action.step
+        return f"holds on {step}, which failed: retried every business day, a person asked (open task {step})"
     if status.awaiting_approval:
         return f"waits for a person's approval of {status.awaiting_approval} (--approve gives it)"
     if status.stage is Stage.DISPUTED:
